@@ -1,0 +1,74 @@
+"""Who is asking, and the one function that decides what they may do.
+
+Every resolver passes through `authorize`. Until real authentication lands, every request is
+made by the development administrator; the roles and their rights are already the real ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from uuid import UUID
+
+from domain.errors import DomainError, NotFoundError
+from domain.values import Actor, ActorKind
+
+
+class ForbiddenError(DomainError):
+    code = "FORBIDDEN"
+
+
+class Role(str, Enum):
+    AGENT = "agent"
+    MANAGER = "manager"
+    PRODUCT = "product"
+    ADMIN = "admin"
+    CLIENT = "client"
+
+
+class Action(str, Enum):
+    READ_ACCOUNTS = "read_accounts"
+    MANAGE_ACCOUNTS = "manage_accounts"
+    READ_CASES = "read_cases"
+    WORK_CASES = "work_cases"
+    SUBMIT_REQUESTS = "submit_requests"
+
+
+_RIGHTS: dict[Role, frozenset[Action]] = {
+    Role.ADMIN: frozenset(Action),
+    Role.MANAGER: frozenset(Action),
+    Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
+                           Action.SUBMIT_REQUESTS}),
+    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES}),
+    Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    role: Role
+    subject: str
+    """The staff id, or for a client the contact id."""
+    account_id: UUID | None = None
+    """For a client contact: the only account it may see."""
+
+    @property
+    def actor(self) -> str:
+        kind = ActorKind.CONTACT if self.role is Role.CLIENT else ActorKind.STAFF
+        return str(Actor(kind, self.subject))
+
+
+DEVELOPMENT_ADMIN = Viewer(Role.ADMIN, "dev-admin")
+
+
+def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = None) -> None:
+    """Refuse unless `viewer` may do `action` (on `account_id`, when the data is an account's).
+
+    A client asking about another company's data is told it does not exist, exactly as for a
+    missing id, so ids cannot be probed.
+    """
+    if action not in _RIGHTS[viewer.role]:
+        raise ForbiddenError(f"the {viewer.role.value} role may not {action.value.replace('_', ' ')}")
+    if viewer.role is Role.CLIENT and account_id is not None and str(account_id) != str(
+            viewer.account_id):
+        raise NotFoundError("not found")

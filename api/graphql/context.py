@@ -1,0 +1,46 @@
+"""The per-request GraphQL context: services, the viewer, and this request's data loaders."""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+
+import strawberry
+from litestar import Request
+from strawberry.dataloader import DataLoader
+from strawberry.litestar import BaseContext
+
+from api.auth import DEVELOPMENT_ADMIN, Viewer
+from api.services import Services
+
+Row = dict[str, Any]
+
+
+class CareContext(BaseContext, kw_only=True):
+    services: Services
+    viewer: Viewer
+    accounts: DataLoader[str, Row | None]
+    cases: DataLoader[str, Row | None]
+
+
+Info: TypeAlias = strawberry.Info[CareContext, None]
+
+
+def build_context(services: Services, viewer: Viewer) -> CareContext:
+    async def load_accounts(ids: list[str]) -> list[Row | None]:
+        found = await services.read(services.accounts.get_many, ids)
+        return [found.get(i) for i in ids]
+
+    async def load_cases(ids: list[str]) -> list[Row | None]:
+        found = await services.read(services.cases.get_many, ids)
+        return [found.get(i) for i in ids]
+
+    return CareContext(services=services, viewer=viewer,
+                       accounts=DataLoader(load_fn=load_accounts),
+                       cases=DataLoader(load_fn=load_cases))
+
+
+async def context_getter(request: Request[Any, Any, Any]) -> CareContext:
+    services: Services = request.app.state.services
+    # Authentication arrives with the security work; until then every caller is the
+    # development administrator, and every resolver still goes through `authorize`.
+    return build_context(services, DEVELOPMENT_ADMIN)

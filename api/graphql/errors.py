@@ -1,0 +1,66 @@
+"""Every GraphQL error carries a stable `code` extension; unexpected ones never leak a trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.schema import Schema
+from strawberry.types import ExecutionContext
+
+from domain.application import RefusedChannelError
+from domain.errors import DomainError
+
+log = logging.getLogger("carelog.graphql")
+
+INTERNAL = "INTERNAL"
+INVALID_REQUEST = "GRAPHQL_VALIDATION_FAILED"
+
+
+def error_extensions(error: DomainError) -> dict[str, Any]:
+    extensions: dict[str, Any] = {"code": error.code}
+    if isinstance(error, RefusedChannelError):
+        extensions["allowedChannels"] = error.allowed
+        extensions["interactionId"] = str(error.result.ids["interactionId"])
+        extensions["notificationId"] = error.result.notification_id
+    return extensions
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, DomainError | GraphQLError)
+
+
+class ErrorCodes(MaskErrors):
+    """Domain errors keep their message and gain their code; anything else becomes INTERNAL."""
+
+    def __init__(self) -> None:
+        super().__init__(error_message="Internal server error")
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [self._with_code(e) for e in errors]
+
+    def _with_code(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            extensions = error_extensions(original)
+            message = original.message
+        elif _is_unexpected(error):
+            extensions, message = {"code": INTERNAL}, self.error_message
+        elif error.extensions and "code" in error.extensions:
+            return error
+        else:
+            extensions, message = {"code": INVALID_REQUEST}, error.message
+        return GraphQLError(message, nodes=error.nodes, source=error.source,
+                            positions=error.positions, path=error.path, extensions=extensions)
+
+
+class CarelogSchema(Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        # Expected refusals are answers, not incidents: log only the unexpected, with a trace.
+        for error in errors:
+            if _is_unexpected(error):
+                log.error("unexpected error in GraphQL operation", exc_info=error.original_error)

@@ -1,0 +1,240 @@
+"""Root mutation fields: one per CareDesk command, each answering with a `CommandResult`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import strawberry
+
+from api.auth import Action, authorize
+from api.graphql.context import Info
+from api.graphql.types import Channel, CommandResult, ContactRole, Direction, Priority, Tier
+from domain import application
+from domain.values import Money
+
+
+async def _run(info: Info, action: Action, account_id: UUID | None,
+               command: Callable[..., application.CommandResult], **kwargs: Any) -> CommandResult:
+    viewer = info.context.viewer
+    authorize(viewer, action, account_id)
+    result = await info.context.services.command(command, actor=viewer.actor, **kwargs)
+    ids = result.ids
+    return CommandResult(
+        notification_id=result.notification_id, version=result.version,
+        duplicate=result.duplicate, account_id=ids.get("accountId"), case_id=ids.get("caseId"),
+        interaction_id=ids.get("interactionId"), contact_id=ids.get("contactId"))
+
+
+async def _case_account(info: Info, case_id: UUID) -> UUID | None:
+    """The account a case belongs to, for authorization (None when the view lacks the case)."""
+    row = await info.context.cases.load(str(case_id))
+    return UUID(row["account_id"]) if row else None
+
+
+def _v(enum_value: Any) -> str | None:
+    return None if enum_value is None else str(enum_value.value)
+
+
+@strawberry.input
+class OpenAccountInput:
+    name: str
+    tier: Tier
+    manager: str
+    currency: str = "EUR"
+    external_ref: str | None = strawberry.field(
+        default=None, description="A key in another system; reopening with it is idempotent.")
+    occurred_at: datetime | None = None
+
+
+@strawberry.input
+class OpenCaseInput:
+    account_id: UUID
+    channel: Channel
+    subject: str
+    text: str
+    priority: Priority = Priority.NORMAL
+    topic: str | None = None
+    contact_id: UUID | None = None
+    sender: str | None = None
+    external_message_id: str | None = strawberry.field(
+        default=None, description="The channel's own message id; a redelivery is a duplicate.")
+    occurred_at: datetime | None = None
+
+
+@strawberry.input
+class RecordInteractionInput:
+    account_id: UUID
+    channel: Channel
+    direction: Direction
+    text: str
+    case_id: UUID | None = None
+    contact_id: UUID | None = None
+    sender: str | None = None
+    external_message_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def open_account(self, info: Info, input: OpenAccountInput) -> CommandResult:  # noqa: A002
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, None, desk.open_account,
+                          name=input.name, tier=_v(input.tier), manager=input.manager,
+                          currency=input.currency, external_ref=input.external_ref,
+                          occurred_at=input.occurred_at)
+
+    @strawberry.mutation
+    async def record_revenue(self, info: Info, account_id: UUID, period: str, mrr: Decimal,
+                             currency: str, occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.record_revenue,
+                          account_id=account_id, period=period, mrr=Money(mrr, currency),
+                          occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def change_tier(self, info: Info, account_id: UUID, tier: Tier,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.change_tier,
+                          account_id=account_id, tier=_v(tier), occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def assign_manager(self, info: Info, account_id: UUID, manager: str,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.assign_manager,
+                          account_id=account_id, manager=manager, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def add_contact(self, info: Info, account_id: UUID, name: str, email: str,
+                          role: ContactRole = ContactRole.USER, phone: str | None = None,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.add_contact,
+                          account_id=account_id, name=name, email=email, role=_v(role),
+                          phone=phone, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def change_contact_role(self, info: Info, account_id: UUID, contact_id: UUID,
+                                  role: ContactRole,
+                                  occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.change_contact_role,
+                          account_id=account_id, contact_id=contact_id, role=_v(role),
+                          occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def remove_contact(self, info: Info, account_id: UUID, contact_id: UUID,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.remove_contact,
+                          account_id=account_id, contact_id=contact_id, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def churn_account(self, info: Info, account_id: UUID, reason: str,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.churn_account,
+                          account_id=account_id, reason=reason, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="Open a case from a client's first message on a channel.")
+    async def open_case(self, info: Info, input: OpenCaseInput) -> CommandResult:  # noqa: A002
+        desk = info.context.services.desk
+        return await _run(info, Action.SUBMIT_REQUESTS, input.account_id, desk.open_case,
+                          account_id=input.account_id, channel=_v(input.channel),
+                          subject=input.subject, text=input.text, priority=_v(input.priority),
+                          topic=input.topic, contact_id=input.contact_id, sender=input.sender,
+                          external_message_id=input.external_message_id,
+                          occurred_at=input.occurred_at)
+
+    @strawberry.mutation
+    async def record_interaction(self, info: Info,
+                                 input: RecordInteractionInput) -> CommandResult:  # noqa: A002
+        desk = info.context.services.desk
+        return await _run(info, Action.SUBMIT_REQUESTS, input.account_id,
+                          desk.record_interaction, account_id=input.account_id,
+                          channel=_v(input.channel), direction=_v(input.direction),
+                          text=input.text, case_id=input.case_id, contact_id=input.contact_id,
+                          sender=input.sender, external_message_id=input.external_message_id,
+                          occurred_at=input.occurred_at)
+
+    @strawberry.mutation(description="Answer the client, by default on the case's own channel.")
+    async def reply_to_case(self, info: Info, case_id: UUID, text: str,
+                            channel: Channel | None = None,
+                            external_message_id: str | None = None,
+                            expected_version: int | None = None,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.reply_to_case, case_id=case_id, text=text,
+                          agent=info.context.viewer.subject, channel=_v(channel),
+                          external_message_id=external_message_id,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def assign_case(self, info: Info, case_id: UUID, agent: str,
+                          expected_version: int | None = None,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.assign_case, case_id=case_id, agent=agent,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="Hand the case to line 2 or to a department, with a reason.")
+    async def escalate_case(self, info: Info, case_id: UUID, reason: str, line: int = 2,
+                            department: str | None = None, expected_version: int | None = None,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.escalate_case, case_id=case_id, reason=reason, line=line,
+                          department=department, expected_version=expected_version,
+                          occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def resolve_escalation(self, info: Info, case_id: UUID, note: str = "",
+                                 expected_version: int | None = None,
+                                 occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.resolve_escalation, case_id=case_id, note=note,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="The client's question is answered.")
+    async def resolve_case(self, info: Info, case_id: UUID, resolution: str = "",
+                           expected_version: int | None = None,
+                           occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.resolve_case, case_id=case_id, resolution=resolution,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def reopen_case(self, info: Info, case_id: UUID, reason: str = "",
+                          expected_version: int | None = None,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.SUBMIT_REQUESTS, await _case_account(info, case_id),
+                          desk.reopen_case, case_id=case_id, reason=reason,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def close_case(self, info: Info, case_id: UUID, expected_version: int | None = None,
+                         occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.close_case, case_id=case_id, expected_version=expected_version,
+                          occurred_at=occurred_at)
+
+    @strawberry.mutation(description="The client's satisfaction, 1 (very unhappy) to 5.")
+    async def rate_case(self, info: Info, case_id: UUID, csat: int, comment: str | None = None,
+                        expected_version: int | None = None,
+                        occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.SUBMIT_REQUESTS, await _case_account(info, case_id),
+                          desk.rate_case, case_id=case_id, csat=csat, comment=comment,
+                          expected_version=expected_version, occurred_at=occurred_at)

@@ -1,0 +1,121 @@
+"""Root query fields. Each takes `waitFor` (a notificationId) to read the caller's own writes."""
+
+from __future__ import annotations
+
+from enum import Enum
+from uuid import UUID
+
+import strawberry
+
+from api.auth import Action, authorize
+from api.graphql.context import Info
+from api.graphql.objects import Account, Case, case_connection
+from api.graphql.types import (
+    CaseStatus,
+    Channel,
+    Connection,
+    Edge,
+    PageInfo,
+    Priority,
+    QueueSummary,
+)
+from domain.errors import NotFoundError
+from projections.case_queues import CaseFilter
+
+WAIT_FOR = strawberry.argument(
+    description="A notificationId from a mutation: wait until the views include it.")
+
+
+@strawberry.enum
+class AccountOrder(Enum):
+    ARR_DESC = "ARR_DESC"
+    NAME_ASC = "NAME_ASC"
+
+
+@strawberry.enum
+class CaseOrder(Enum):
+    OPENED_DESC = "OPENED_DESC"
+    OPENED_ASC = "OPENED_ASC"
+
+
+@strawberry.input
+class CaseFilterInput:
+    account_id: UUID | None = None
+    status: list[CaseStatus] | None = None
+    line: int | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    priority: Priority | None = None
+    channel: Channel | None = None
+    escalated: bool | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Accounts, by default ordered by ARR, largest first.")
+    async def accounts(
+        self, info: Info, first: int = 50, after: str | None = None,
+        order_by: AccountOrder = AccountOrder.ARR_DESC, key_accounts_only: bool = False,
+        wait_for: int | None = WAIT_FOR,
+    ) -> Connection[Account]:
+        viewer = info.context.viewer
+        authorize(viewer, Action.READ_ACCOUNTS)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        page = await services.read(services.accounts.page, first, after, order_by.value,
+                                   key_accounts_only)
+        rows = [r for r in page.rows if viewer.account_id is None or r["id"] == str(
+            viewer.account_id)]
+        currency = services.settings.currency
+        edges = [Edge(cursor=services.accounts.cursor(r, order_by.value),
+                      node=Account.from_row(r, currency)) for r in rows]
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field
+    async def account(self, info: Info, id: UUID,  # noqa: A002
+                      wait_for: int | None = WAIT_FOR) -> Account | None:
+        authorize(info.context.viewer, Action.READ_ACCOUNTS, id)
+        await info.context.services.wait_for(wait_for)
+        row = await info.context.accounts.load(str(id))
+        if row is None:
+            raise NotFoundError(f"account {id} not found")
+        return Account.from_row(row, info.context.services.settings.currency)
+
+    @strawberry.field(description="Cases matching the filter, newest first by default.")
+    async def cases(
+        self, info: Info, filter: CaseFilterInput | None = None,  # noqa: A002
+        first: int = 50, after: str | None = None, order_by: CaseOrder = CaseOrder.OPENED_DESC,
+        wait_for: int | None = WAIT_FOR,
+    ) -> Connection[Case]:
+        viewer = info.context.viewer
+        f = filter or CaseFilterInput()
+        account_id = viewer.account_id or f.account_id
+        authorize(viewer, Action.READ_CASES, account_id)
+        await info.context.services.wait_for(wait_for)
+        where = CaseFilter(
+            account_id=str(account_id) if account_id else None,
+            statuses=tuple(s.value for s in f.status or ()), line=f.line, assignee=f.assignee,
+            unassigned=f.unassigned, priority=f.priority.value if f.priority else None,
+            channel=f.channel.value if f.channel else None, escalated=f.escalated)
+        return await case_connection(info, where, first, after, order_by.value)
+
+    @strawberry.field(name="case")
+    async def case_(self, info: Info, id: UUID,  # noqa: A002
+                    wait_for: int | None = WAIT_FOR) -> Case | None:
+        await info.context.services.wait_for(wait_for)
+        row = await info.context.cases.load(str(id))
+        if row is None:
+            raise NotFoundError(f"case {id} not found")
+        authorize(info.context.viewer, Action.READ_CASES, row["account_id"])
+        return Case.from_row(row)
+
+    @strawberry.field(description="Open cases per support line.")
+    async def queues(self, info: Info, wait_for: int | None = WAIT_FOR) -> list[QueueSummary]:
+        authorize(info.context.viewer, Action.WORK_CASES)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        rows = await services.read(services.cases.queue_summary)
+        return [QueueSummary(line=r["line"], open_count=r["open_count"],
+                             unassigned=r["unassigned"] or 0, escalated=r["escalated"] or 0,
+                             oldest_opened_at=r["oldest_opened_at"]) for r in rows]

@@ -1,0 +1,51 @@
+"""The running parts of one Carelog process, built from settings: the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.application import CareDesk
+from integrations.clock import SystemClock
+from integrations.persistence import open_desk, open_views
+from integrations.settings import Settings
+from projections.money import ReportingRates
+from projections.registry import all_projections
+from projections.runner import ApplicationLog, ProjectionRunner
+from projections.store import ViewStore
+from api.services import Services
+from domain.ports import Clock
+from workers.projectors import ProjectorPool
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    desk: CareDesk
+    store: ViewStore
+    runners: list[ProjectionRunner]
+    pool: ProjectorPool
+    services: Services
+
+    @classmethod
+    def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        desk = open_desk(settings, clock or SystemClock())
+        store = open_views(settings)
+        rates = ReportingRates(settings.currency, settings.fx_rates)
+        runners = [ProjectionRunner(p, store, ApplicationLog(desk), settings.projection_page_size)
+                   for p in all_projections(rates)]
+        pool = ProjectorPool(runners)
+        pool.prepare()
+        services = Services(settings, desk, store, [r.name for r in runners], pool.nudge)
+        return cls(settings, desk, store, runners, pool, services)
+
+    def runner(self, name: str) -> ProjectionRunner:
+        for runner in self.runners:
+            if runner.name == name:
+                return runner
+        known = ", ".join(r.name for r in self.runners)
+        raise KeyError(f"no projection named {name!r}; known: {known}")
+
+    def close(self) -> None:
+        self.pool.stop()
+        self.store.close()
+        self.desk.close()

@@ -1,0 +1,60 @@
+"""What a request handler works with: the command side, the views, and read-your-writes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from domain.application import CareDesk, CommandResult
+from domain.errors import DomainError
+from integrations.settings import Settings
+from projections.accounts import AccountsView
+from projections.case_queues import CaseQueuesView
+from projections.store import ViewStore
+
+T = TypeVar("T")
+
+
+class WaitTimeoutError(DomainError):
+    code = "WAIT_TIMEOUT"
+
+
+class Services:
+    def __init__(self, settings: Settings, desk: CareDesk, store: ViewStore,
+                 projection_names: list[str], after_write: Callable[[], None]) -> None:
+        self.settings = settings
+        self.desk = desk
+        self.store = store
+        self.accounts = AccountsView(store, settings.key_accounts)
+        self.cases = CaseQueuesView(store)
+        self.projection_names = projection_names
+        self.after_write = after_write
+
+    async def command(self, fn: Callable[..., CommandResult], **kwargs: Any) -> CommandResult:
+        """Run a CareDesk command in a worker thread (eventsourcing is synchronous)."""
+        try:
+            return await asyncio.to_thread(fn, **kwargs)
+        finally:
+            self.after_write()
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def wait_for(self, notification_id: int | None) -> None:
+        """Wait until every view has folded the log up to `notification_id`."""
+        if notification_id is None or notification_id <= 0:
+            return
+        deadline = time.monotonic() + self.settings.wait_timeout
+        delay = 0.005
+        while True:
+            positions = await asyncio.to_thread(self.store.positions)
+            if all(positions.get(n, 0) >= notification_id for n in self.projection_names):
+                return
+            if time.monotonic() >= deadline:
+                raise WaitTimeoutError(
+                    f"the views have not reached notification {notification_id} within "
+                    f"{self.settings.wait_timeout:g}s; try again")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)

@@ -1,0 +1,389 @@
+"""CareDesk: the one event-sourced application whose commands every entry point calls.
+
+One application holds every aggregate, so the notification log gives one total order that each
+projection tracks with a single position. Commands are synchronous (eventsourcing is); callers in
+async code run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NoReturn, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import Environment
+
+from domain.account import Account, clean_name
+from domain.case import MAX_SUBJECT, Case
+from domain.errors import (
+    ChannelNotAllowedError,
+    InvalidInputError,
+    NotFoundError,
+    VersionConflictError,
+)
+from domain.interaction import Interaction, clean_text
+from domain.ports import Clock
+from domain.service_plans import plan_for
+from domain.values import Channel, Direction, Money, Priority, Tier, enum_value
+
+A = TypeVar("A", bound=Aggregate)
+
+# Clock skew we accept on `occurred_at` before calling it "in the future".
+_FUTURE_TOLERANCE = timedelta(minutes=5)
+_RETRIES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command made: its ids, the log position of its last event, and the version."""
+
+    ids: Mapping[str, UUID]
+    notification_id: int
+    version: int | None = None
+    duplicate: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RefusedChannelError(ChannelNotAllowedError):
+    """The message is recorded, but the client's plan does not include the channel."""
+
+    def __init__(self, message: str, allowed: list[str], result: CommandResult) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+        self.result = result
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    """A validated message about to become an Interaction."""
+
+    id: UUID
+    account_id: UUID
+    channel: str
+    direction: str
+    external_id: str
+    contact_id: UUID | None
+    text: str
+    allowed: bool
+
+    def record(self, case_id: UUID | None, sender: str, at: datetime, actor: str) -> Interaction:
+        return Interaction(
+            id=self.id, account_id=self.account_id, case_id=case_id, channel=self.channel,
+            direction=self.direction, external_id=self.external_id,
+            sender=clean_name(sender, "sender"), contact_id=self.contact_id, text=self.text,
+            channel_allowed=self.allowed, occurred_at=at, actor=actor)
+
+
+class CareDesk(Application[UUID]):
+    """Commands on accounts, cases and interactions."""
+
+    name = "CareDesk"
+
+    def __init__(self, env: Mapping[str, str], clock: Clock,
+                 currencies: frozenset[str] = frozenset({"EUR"})) -> None:
+        self.clock = clock
+        self.currencies = currencies
+        super().__init__(env=dict(env))
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        # Configuration comes only from `integrations.persistence`, never from os.environ.
+        return Environment(name, dict(env or {}))
+
+    # Accounts ---------------------------------------------------------------------------
+
+    def open_account(self, *, name: str, tier: str, manager: str, currency: str, actor: str,
+                     occurred_at: datetime | None = None,
+                     external_ref: str | None = None) -> CommandResult:
+        """Open an account; with `external_ref` (a CRM or import key) opening is idempotent."""
+        at = self._when(occurred_at)
+        if currency not in self.currencies:
+            known = ", ".join(sorted(self.currencies))
+            raise InvalidInputError(f"currency {currency!r} has no configured rate; known: {known}")
+        account_id = (Account.id_for(clean_name(external_ref, "external reference"))
+                      if external_ref is not None else uuid4())
+        account = Account(
+            id=account_id,
+            name=clean_name(name),
+            tier=enum_value(Tier, tier, "tier"),
+            manager=clean_name(manager, "manager"),
+            currency=currency,
+            occurred_at=at,
+            actor=actor,
+        )
+        return self._save_new(account, {"accountId": account.id})
+
+    def record_revenue(self, *, account_id: UUID, period: str, mrr: Money, actor: str,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.record_revenue(period, mrr, at, actor))
+
+    def change_tier(self, *, account_id: UUID, tier: str, actor: str,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None, lambda a: a.change_tier(tier, at, actor))
+
+    def assign_manager(self, *, account_id: UUID, manager: str, actor: str,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.assign_manager(manager, at, actor))
+
+    def add_contact(self, *, account_id: UUID, name: str, email: str, role: str, actor: str,
+                    phone: str | None = None,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        made: dict[str, UUID] = {}
+
+        def act(a: Account) -> None:
+            made["contactId"] = a.add_contact(name, email, phone, role, at, actor)
+
+        result = self._update(Account, account_id, None, act)
+        return CommandResult({**result.ids, **made}, result.notification_id, result.version)
+
+    def change_contact_role(self, *, account_id: UUID, contact_id: UUID, role: str, actor: str,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.change_contact_role(contact_id, role, at, actor))
+
+    def remove_contact(self, *, account_id: UUID, contact_id: UUID, actor: str,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.remove_contact(contact_id, at, actor))
+
+    def churn_account(self, *, account_id: UUID, reason: str, actor: str,
+                      occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None, lambda a: a.churn(reason, at, actor))
+
+    # Cases and interactions --------------------------------------------------------------
+
+    def open_case(self, *, account_id: UUID, channel: str, subject: str, text: str, actor: str,
+                  priority: str = Priority.NORMAL.value, topic: str | None = None,
+                  contact_id: UUID | None = None, sender: str | None = None,
+                  external_message_id: str | None = None,
+                  occurred_at: datetime | None = None) -> CommandResult:
+        """Open a case from a client's first message; the message is recorded with it.
+
+        On a channel the client's plan lacks, the message is recorded (nothing is lost) and
+        `RefusedChannelError` names the channels the client may use.
+        """
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        account.check_active()
+        channel = enum_value(Channel, channel, "channel")
+        priority = enum_value(Priority, priority, "priority")
+        subject = clean_name(subject, "subject", MAX_SUBJECT)
+        topic = clean_name(topic, "topic", 100) if topic else None
+        message = self._inbound(account, channel, Direction.INBOUND.value, external_message_id,
+                                contact_id, text)
+        if self._exists(message.id):
+            existing = self._get(Interaction, message.id)
+            ids = {"interactionId": existing.id}
+            if existing.case_id is not None:
+                ids["caseId"] = existing.case_id
+            return CommandResult(ids, self._head(), duplicate=True)
+        if not message.allowed:
+            interaction = message.record(None, sender or actor, at, actor)
+            self._refuse(account, channel, self._save_new(interaction, {
+                "interactionId": interaction.id}))
+        case_id = Case.id_for(message.id)
+        first_due, resolution_due = plan_for(Tier(account.tier)).due_times(Priority(priority), at)
+        case = Case(
+            id=case_id, account_id=account.id, channel=channel, subject=subject, topic=topic,
+            priority=priority, line=1, contact_id=contact_id, opening_interaction_id=message.id,
+            first_response_due=first_due, resolution_due=resolution_due, occurred_at=at,
+            actor=actor)
+        interaction = message.record(case_id, sender or actor, at, actor)
+        return self._save_new(case, {"caseId": case.id, "interactionId": interaction.id},
+                              interaction)
+
+    def record_interaction(self, *, account_id: UUID, channel: str, direction: str, text: str,
+                           actor: str, case_id: UUID | None = None, sender: str | None = None,
+                           contact_id: UUID | None = None,
+                           external_message_id: str | None = None,
+                           occurred_at: datetime | None = None) -> CommandResult:
+        """Record one message; a repeated delivery of the same channel message id is a duplicate."""
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        direction = enum_value(Direction, direction, "direction")
+        channel = enum_value(Channel, channel, "channel")
+        if case_id is not None and self._get(Case, case_id).account_id != account.id:
+            raise NotFoundError(f"case {case_id} not found")
+        message = self._inbound(account, channel, direction, external_message_id, contact_id, text)
+        if self._exists(message.id):
+            return CommandResult({"interactionId": message.id}, self._head(), duplicate=True)
+        interaction = message.record(case_id, sender or actor, at, actor)
+        result = self._save_new(interaction, {"interactionId": interaction.id})
+        if not message.allowed:
+            self._refuse(account, channel, result)
+        return result
+
+    def reply_to_case(self, *, case_id: UUID, text: str, agent: str, actor: str,
+                      channel: str | None = None, external_message_id: str | None = None,
+                      expected_version: int | None = None,
+                      occurred_at: datetime | None = None) -> CommandResult:
+        """Answer the client; the outbound message and the reply are saved in one transaction."""
+        at = self._when(occurred_at)
+
+        def attempt() -> CommandResult:
+            case = self._get(Case, case_id)
+            self._check_version(case, expected_version)
+            out_channel = enum_value(Channel, channel, "channel") if channel else case.channel
+            interaction_id = Interaction.id_for(out_channel, Direction.OUTBOUND.value,
+                                                external_message_id or str(uuid4()))
+            if external_message_id is not None and self._exists(interaction_id):
+                return CommandResult({"caseId": case.id, "interactionId": interaction_id},
+                                     self._head(), case.version, duplicate=True)
+            interaction = Interaction(
+                id=interaction_id,
+                account_id=case.account_id, case_id=case.id, channel=out_channel,
+                direction=Direction.OUTBOUND.value,
+                external_id=external_message_id or "", sender=agent, contact_id=None,
+                text=clean_text(text), channel_allowed=True, occurred_at=at, actor=actor)
+            case.reply(interaction.id, agent, out_channel, at, actor)
+            recordings = self.save(case, interaction)
+            return CommandResult({"caseId": case.id, "interactionId": interaction.id},
+                                 recordings[-1].notification.id, case.version)
+
+        return self._retrying(attempt, expected_version)
+
+    def assign_case(self, *, case_id: UUID, agent: str, actor: str,
+                    expected_version: int | None = None,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version, lambda c: c.assign(agent, at, actor))
+
+    def escalate_case(self, *, case_id: UUID, reason: str, actor: str, line: int = 2,
+                      department: str | None = None, expected_version: int | None = None,
+                      occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version,
+                            lambda c: c.escalate(line, department, reason, at, actor))
+
+    def resolve_escalation(self, *, case_id: UUID, actor: str, note: str = "",
+                           expected_version: int | None = None,
+                           occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version,
+                            lambda c: c.resolve_escalation(note, at, actor))
+
+    def resolve_case(self, *, case_id: UUID, actor: str, resolution: str = "",
+                     expected_version: int | None = None,
+                     occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version,
+                            lambda c: c.resolve(resolution, at, actor))
+
+    def reopen_case(self, *, case_id: UUID, actor: str, reason: str = "",
+                    expected_version: int | None = None,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version, lambda c: c.reopen(reason, at, actor))
+
+    def close_case(self, *, case_id: UUID, actor: str, expected_version: int | None = None,
+                   occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version, lambda c: c.close(at, actor))
+
+    def rate_case(self, *, case_id: UUID, csat: int, actor: str, comment: str | None = None,
+                  expected_version: int | None = None,
+                  occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version,
+                            lambda c: c.rate(csat, comment, at, actor))
+
+    # Mechanics ---------------------------------------------------------------------------
+
+    def _when(self, occurred_at: datetime | None) -> datetime:
+        now = self.clock.now()
+        if occurred_at is None:
+            return now
+        if occurred_at.tzinfo is None:
+            raise InvalidInputError("occurredAt must carry a timezone")
+        if occurred_at > now + _FUTURE_TOLERANCE:
+            raise InvalidInputError("occurredAt must not be in the future")
+        return occurred_at
+
+    def _get(self, cls: type[A], aggregate_id: UUID) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found") from None
+        if not isinstance(aggregate, cls):
+            # A foreign id of another kind answers exactly like a missing one.
+            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found")
+        return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return any(True for _ in self.events.get(aggregate_id, limit=1))
+
+    def _head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def _inbound(self, account: Account, channel: str, direction: str,
+                 external_id: str | None, contact_id: UUID | None, text: str) -> _Message:
+        """Validate a message and name it by its channel id (a fresh id when it has none)."""
+        text = clean_text(text)
+        if external_id is not None:
+            external_id = clean_name(external_id, "external message id", 500)
+        if contact_id is not None and str(contact_id) not in account.contacts:
+            raise NotFoundError(f"contact {contact_id} not found on this account")
+        allowed = direction == Direction.OUTBOUND.value or plan_for(Tier(account.tier)).allows(
+            Channel(channel))
+        return _Message(
+            id=Interaction.id_for(channel, direction, external_id or str(uuid4())),
+            account_id=account.id, channel=channel, direction=direction,
+            external_id=external_id or "", contact_id=contact_id, text=text, allowed=allowed)
+
+    @staticmethod
+    def _refuse(account: Account, channel: str, result: CommandResult) -> NoReturn:
+        plan = plan_for(Tier(account.tier))
+        raise RefusedChannelError(plan.refusal(Channel(channel)), plan.channel_names(), result)
+
+    def _save_new(self, aggregate: Aggregate, ids: Mapping[str, UUID],
+                  *others: Aggregate) -> CommandResult:
+        """Save newly made aggregates; if their ids already exist this is a redelivery."""
+        try:
+            recordings = self.save(aggregate, *others)
+        except IntegrityError:
+            return CommandResult(dict(ids), self._head(), duplicate=True)
+        return CommandResult(dict(ids), recordings[-1].notification.id, aggregate.version)
+
+    def _check_version(self, aggregate: Aggregate, expected_version: int | None) -> None:
+        if expected_version is not None and aggregate.version != expected_version:
+            raise VersionConflictError(
+                f"changed by someone else: you saw version {expected_version}, "
+                f"it is now at version {aggregate.version}; reload and try again"
+            )
+
+    def _update(self, cls: type[A], aggregate_id: UUID, expected_version: int | None,
+                change: Callable[[A], None]) -> CommandResult:
+        key = "caseId" if cls is Case else "accountId"
+
+        def attempt() -> CommandResult:
+            aggregate = self._get(cls, aggregate_id)
+            self._check_version(aggregate, expected_version)
+            change(aggregate)
+            recordings = self.save(aggregate)
+            return CommandResult({key: aggregate.id}, recordings[-1].notification.id,
+                                 aggregate.version)
+
+        return self._retrying(attempt, expected_version)
+
+    def _retrying(self, attempt: Callable[[], CommandResult],
+                  expected_version: int | None) -> CommandResult:
+        """Run a read-decide-write; a caller who named a version gets the conflict, others retry."""
+        for _ in range(1 if expected_version is not None else _RETRIES):
+            try:
+                return attempt()
+            except IntegrityError:
+                continue
+        raise VersionConflictError("changed by someone else at the same moment; reload and try again")

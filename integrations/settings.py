@@ -1,0 +1,132 @@
+"""Settings: read once from `CARELOG_*` environment variables (and an optional `.env` file).
+
+Composition roots (`api.cli`, `api.app`, workers) call `Settings.from_env()` and pass the result
+down; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+
+class SettingsError(ValueError):
+    """A setting has a value Carelog cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    """CARELOG_DATABASE_URL: postgresql://user:password@host:port/db. Unset: embedded SQLite."""
+
+    data_dir: Path = Path("var")
+    """CARELOG_DATA_DIR: where the embedded SQLite files live (events and views)."""
+
+    host: str = "127.0.0.1"
+    """CARELOG_HOST: address `carelog serve` listens on."""
+
+    port: int = 8000
+    """CARELOG_PORT: port `carelog serve` listens on."""
+
+    environment: str = "development"
+    """CARELOG_ENV: `development` (GraphiQL on) or `production` (GraphiQL and introspection off)."""
+
+    currency: str = "EUR"
+    """CARELOG_CURRENCY: the reporting currency of revenue KPIs and rankings."""
+
+    fx_rates: Mapping[str, Decimal] = field(default_factory=dict)
+    """CARELOG_FX_RATES: fixed budget rates into the reporting currency, e.g. `USD=0.92,GBP=1.17`."""
+
+    key_accounts: int = 200
+    """CARELOG_KEY_ACCOUNTS: how many accounts, top by ARR, count as key accounts."""
+
+    db_pool_size: int = 5
+    """CARELOG_DB_POOL_SIZE: PostgreSQL connections per process for the log and for the views."""
+
+    wait_timeout: float = 5.0
+    """CARELOG_WAIT_TIMEOUT: longest a query with `waitFor` waits for the views, in seconds."""
+
+    projection_page_size: int = 500
+    """CARELOG_PROJECTION_PAGE_SIZE: notifications folded per view transaction."""
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url is not None
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def currencies(self) -> frozenset[str]:
+        return frozenset({self.currency, *self.fx_rates})
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 dotenv: Path | None = Path(".env")) -> Settings:
+        """Settings from the environment; values in `.env` fill in what the environment lacks."""
+        values: dict[str, str] = {}
+        if dotenv is not None and dotenv.is_file():
+            values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            raw = values.get(f"CARELOG_{name}")
+            return raw.strip() if raw is not None and raw.strip() else None
+
+        url = get("DATABASE_URL")
+        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError(
+                "CARELOG_DATABASE_URL must be a postgresql:// URL; leave it unset for SQLite")
+        env = get("ENV") or "development"
+        if env not in ("development", "production"):
+            raise SettingsError("CARELOG_ENV must be development or production")
+        currency = (get("CURRENCY") or "EUR").upper()
+        return cls(
+            database_url=url,
+            data_dir=Path(get("DATA_DIR") or "var"),
+            host=get("HOST") or "127.0.0.1",
+            port=_int(get("PORT"), 8000, "PORT"),
+            environment=env,
+            currency=currency,
+            fx_rates=_rates(get("FX_RATES"), currency),
+            key_accounts=_int(get("KEY_ACCOUNTS"), 200, "KEY_ACCOUNTS"),
+            db_pool_size=_int(get("DB_POOL_SIZE"), 5, "DB_POOL_SIZE"),
+            wait_timeout=float(_int(get("WAIT_TIMEOUT"), 5, "WAIT_TIMEOUT")),
+            projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 500, "PROJECTION_PAGE_SIZE"),
+        )
+
+
+def _int(raw: str | None, default: int, name: str) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"CARELOG_{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"CARELOG_{name} must be positive")
+    return value
+
+
+def _rates(raw: str | None, reporting: str) -> dict[str, Decimal]:
+    rates: dict[str, Decimal] = {}
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        code, _, rate = part.partition("=")
+        code = code.strip().upper()
+        try:
+            value = Decimal(rate.strip())
+        except InvalidOperation:
+            raise SettingsError(f"CARELOG_FX_RATES: {part!r} is not CODE=RATE") from None
+        if len(code) != 3 or not code.isalpha() or value <= 0:
+            raise SettingsError(f"CARELOG_FX_RATES: {part!r} is not CODE=RATE")
+        if code != reporting:
+            rates[code] = value
+    return rates

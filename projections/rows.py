@@ -1,0 +1,93 @@
+"""The rows a projection folds events into: read, put and delete by key, nothing else.
+
+`RowBatch` keeps a page's changes in memory and writes them in one go at the end of the page;
+`MemoryRows` is the same contract over plain dicts, for tests without a database.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from projections.schema import Table
+from projections.store import ViewTransaction
+
+Row = dict[str, Any]
+_GONE = None
+
+
+class Rows(Protocol):
+    def get(self, table: Table, *key: Any) -> Row | None:
+        """The stored row with this primary key (a copy you may change), or None."""
+        ...
+
+    def put(self, table: Table, row: Row) -> None:
+        """Insert or replace the whole row."""
+        ...
+
+    def delete(self, table: Table, *key: Any) -> None: ...
+
+
+class RowBatch:
+    """Rows of one transaction: reads go to the database once, writes are flushed together."""
+
+    def __init__(self, tx: ViewTransaction) -> None:
+        self.tx = tx
+        self._cache: dict[tuple[str, tuple[Any, ...]], Row | None] = {}
+        self._dirty: dict[str, dict[tuple[Any, ...], Row | None]] = {}
+        self._tables: dict[str, Table] = {}
+
+    def get(self, table: Table, *key: Any) -> Row | None:
+        ck = (table.name, key)
+        if ck not in self._cache:
+            found = self.tx.fetch_one(table.select_statement(), key)
+            self._cache[ck] = table.decode(found, self.tx.dialect) if found else _GONE
+        row = self._cache[ck]
+        return dict(row) if row is not None else None
+
+    def put(self, table: Table, row: Row) -> None:
+        key = table.key_of(row)
+        full = {c: row.get(c) for c in table.column_names}
+        self._cache[(table.name, key)] = full
+        self._dirty.setdefault(table.name, {})[key] = full
+        self._tables[table.name] = table
+
+    def delete(self, table: Table, *key: Any) -> None:
+        self._cache[(table.name, key)] = _GONE
+        self._dirty.setdefault(table.name, {})[key] = _GONE
+        self._tables[table.name] = table
+
+    def flush(self) -> int:
+        """Write every changed row; returns how many rows were written or deleted."""
+        written = 0
+        for name, changes in self._dirty.items():
+            table = self._tables[name]
+            puts = [table.encode(r, self.tx.dialect) for r in changes.values() if r is not None]
+            deletes = [k for k, r in changes.items() if r is None]
+            if deletes:
+                self.tx.executemany(table.delete_statement(), deletes)
+            if puts:
+                self.tx.executemany(table.upsert_statement(), puts)
+            written += len(puts) + len(deletes)
+        self._dirty.clear()
+        return written
+
+
+class MemoryRows:
+    """Rows in dicts: the fold without a database."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[tuple[Any, ...], Row]] = {}
+
+    def get(self, table: Table, *key: Any) -> Row | None:
+        row = self.tables.get(table.name, {}).get(key)
+        return dict(row) if row is not None else None
+
+    def put(self, table: Table, row: Row) -> None:
+        full = {c: row.get(c) for c in table.column_names}
+        self.tables.setdefault(table.name, {})[table.key_of(row)] = full
+
+    def delete(self, table: Table, *key: Any) -> None:
+        self.tables.get(table.name, {}).pop(key, None)
+
+    def all(self, table: Table) -> list[Row]:
+        return [dict(r) for _, r in sorted(self.tables.get(table.name, {}).items())]

@@ -1,0 +1,98 @@
+"""Declarations of view tables, turned into SQL for SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+ColumnType = Literal["text", "int", "bool", "timestamp"]
+Dialect = Literal["sqlite", "postgres"]
+
+_SQL_TYPES: dict[Dialect, dict[ColumnType, str]] = {
+    "sqlite": {"text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "timestamp": "TEXT"},
+    "postgres": {"text": "TEXT", "int": "BIGINT", "bool": "BOOLEAN", "timestamp": "TIMESTAMPTZ"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: ColumnType = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A view table: columns, primary key and secondary indexes. Rows are plain dicts."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def create_statements(self, dialect: Dialect) -> list[str]:
+        types = _SQL_TYPES[dialect]
+        cols = ", ".join(f"{c.name} {types[c.type]}" for c in self.columns)
+        stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.key)}))"]
+        for index in self.indexes:
+            stmts.append(
+                f"CREATE INDEX IF NOT EXISTS {self.name}_{'_'.join(index)}_idx "
+                f"ON {self.name} ({', '.join(index)})"
+            )
+        return stmts
+
+    def upsert_statement(self) -> str:
+        names = self.column_names
+        updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in self.key)
+        conflict = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+        return (
+            f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT ({', '.join(self.key)}) {conflict}"
+        )
+
+    def select_statement(self) -> str:
+        where = " AND ".join(f"{k} = ?" for k in self.key)
+        return f"SELECT {', '.join(self.column_names)} FROM {self.name} WHERE {where}"
+
+    def delete_statement(self) -> str:
+        return f"DELETE FROM {self.name} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"
+
+    def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[k] for k in self.key)
+
+    def encode(self, row: dict[str, Any], dialect: Dialect) -> tuple[Any, ...]:
+        """A row dict as statement parameters, in column order."""
+        if dialect == "postgres":
+            return tuple(row.get(c.name) for c in self.columns)
+        return tuple(_to_sqlite(row.get(c.name), c.type) for c in self.columns)
+
+    def decode(self, values: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
+        if dialect == "postgres":
+            return dict(values)
+        types = {c.name: c.type for c in self.columns}
+        return {k: from_sqlite(v, types.get(k, "text")) for k, v in values.items()}
+
+
+def _to_sqlite(value: Any, kind: ColumnType) -> Any:
+    if value is None:
+        return None
+    if kind == "timestamp":
+        # Fixed-width UTC text sorts in time order.
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    if kind == "bool":
+        return 1 if value else 0
+    return value
+
+
+def from_sqlite(value: Any, kind: ColumnType) -> Any:
+    if value is None:
+        return None
+    if kind == "timestamp":
+        return datetime.fromisoformat(value)
+    if kind == "bool":
+        return bool(value)
+    return value

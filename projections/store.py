@@ -1,0 +1,241 @@
+"""Where views live: one SQLite file (embedded) or the PostgreSQL database (shared).
+
+Statements are written once with `?` placeholders; the PostgreSQL store translates them.
+Besides the view tables, the store keeps `projection_positions`: for each projection, the last
+notification id it has folded, written in the same transaction as the rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from projections.schema import ColumnType, Dialect, Table, from_sqlite
+
+_POSITIONS_DDL = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
+              "notification_id INTEGER NOT NULL, version INTEGER NOT NULL)",
+    "postgres": "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
+                "notification_id BIGINT NOT NULL, version INTEGER NOT NULL)",
+}
+
+
+class PositionMovedError(Exception):
+    """Another runner folded this page first; re-read from the new position."""
+
+
+class ViewTransaction(ABC):
+    """Statements inside one transaction of a view store."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    def decode(self, row: dict[str, Any], types: dict[str, ColumnType]) -> dict[str, Any]:
+        if self.dialect == "postgres":
+            return row
+        return {k: from_sqlite(v, types[k]) if k in types else v for k, v in row.items()}
+
+    @abstractmethod
+    def lock_position(self, name: str) -> tuple[int, int] | None:
+        """The projection's (notification id, version), locked until the transaction ends."""
+
+    def set_position(self, name: str, notification_id: int, version: int) -> None:
+        self.execute(
+            "INSERT INTO projection_positions (name, notification_id, version) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET notification_id = excluded.notification_id, "
+            "version = excluded.version",
+            (name, notification_id, version),
+        )
+
+
+class ViewStore(ABC):
+    dialect: Dialect
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[ViewTransaction]:
+        """A read-write transaction, committed when the block ends without an error."""
+
+    @abstractmethod
+    @contextmanager
+    def reader(self) -> Iterator[ViewTransaction]:
+        """A read-only snapshot for queries."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def ensure(self, tables: Sequence[Table]) -> None:
+        with self.transaction() as tx:
+            tx.execute(_POSITIONS_DDL[self.dialect])
+            for table in tables:
+                for stmt in table.create_statements(self.dialect):
+                    tx.execute(stmt)
+
+    def positions(self) -> dict[str, int]:
+        with self.reader() as tx:
+            rows = tx.fetch_all("SELECT name, notification_id FROM projection_positions")
+        return {r["name"]: int(r["notification_id"]) for r in rows}
+
+
+# SQLite ---------------------------------------------------------------------------------
+
+
+class _SQLiteTransaction(ViewTransaction):
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(sql, tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cur = self.conn.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def lock_position(self, name: str) -> tuple[int, int] | None:
+        # BEGIN IMMEDIATE already holds the database's single write lock.
+        row = self.fetch_one(
+            "SELECT notification_id, version FROM projection_positions WHERE name = ?", (name,))
+        return None if row is None else (int(row["notification_id"]), int(row["version"]))
+
+
+class SQLiteViewStore(ViewStore):
+    """Views in one SQLite file (WAL), one connection per thread."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Views are rebuildable from the log and their position commits with their rows.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[ViewTransaction]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteTransaction(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def reader(self) -> Iterator[ViewTransaction]:
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield _SQLiteTransaction(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+# PostgreSQL -----------------------------------------------------------------------------
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class _PostgresTransaction(ViewTransaction):
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.conn.execute(_pg(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(_pg(sql), rows)
+
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.conn.cursor() as cur:
+            cur.execute(_pg(sql), tuple(params))
+            return list(cur.fetchall())
+
+    def lock_position(self, name: str) -> tuple[int, int] | None:
+        # Serialises runners of the same projection in other processes.
+        self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"carelog:{name}",))
+        row = self.fetch_one(
+            "SELECT notification_id, version FROM projection_positions WHERE name = ?", (name,))
+        return None if row is None else (int(row["notification_id"]), int(row["version"]))
+
+
+class PostgresViewStore(ViewStore):
+    """Views as tables in the PostgreSQL database that holds the log."""
+
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conninfo: str, pool_size: int = 5) -> None:
+        self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "autocommit": True},
+            open=True,
+            name="carelog-views",
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[ViewTransaction]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTransaction(conn)
+
+    @contextmanager
+    def reader(self) -> Iterator[ViewTransaction]:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            yield _PostgresTransaction(conn)
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,1 @@
+"""Long-running loops: projectors now; relay and reactors in the distributed mode."""

@@ -1,0 +1,79 @@
+"""Keeps every projection following the log, one thread each, inside `carelog serve`.
+
+The in-process bus is `nudge()`: a command that wrote events wakes the projectors at once;
+a poll every `poll_interval` seconds picks up writes made by other processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from projections.runner import ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectorStatus:
+    name: str
+    position: int
+    running: bool
+    last_error: str | None
+
+
+class ProjectorPool:
+    def __init__(self, runners: Sequence[ProjectionRunner], poll_interval: float = 0.5) -> None:
+        self.runners = list(runners)
+        self.poll_interval = poll_interval
+        self._stop = threading.Event()
+        self._wake = [threading.Event() for _ in self.runners]
+        self._threads: list[threading.Thread] = []
+
+    def prepare(self) -> None:
+        for runner in self.runners:
+            runner.prepare()
+
+    def start(self) -> None:
+        for runner, wake in zip(self.runners, self._wake, strict=True):
+            thread = threading.Thread(target=self._follow, args=(runner, wake),
+                                      name=f"projector-{runner.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def nudge(self) -> None:
+        for wake in self._wake:
+            wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.nudge()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def status(self) -> list[ProjectorStatus]:
+        alive = {t.name for t in self._threads if t.is_alive()}
+        return [ProjectorStatus(r.name, r.position, f"projector-{r.name}" in alive, r.last_error)
+                for r in self.runners]
+
+    def _follow(self, runner: ProjectionRunner, wake: threading.Event) -> None:
+        backoff = self.poll_interval
+        while not self._stop.is_set():
+            try:
+                folded = runner.run_page()
+            except Exception as error:  # keep following; the error is reported in status
+                runner.last_error = f"{type(error).__name__}: {error}"
+                log.exception("projection %s failed at position %s; retrying in %.1fs",
+                              runner.name, runner.position, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            runner.last_error = None
+            backoff = self.poll_interval
+            if folded == 0:
+                wake.wait(self.poll_interval)
+                wake.clear()
+
