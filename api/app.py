@@ -26,7 +26,7 @@ def create_app(settings: Settings, *, run_projectors: bool = True,
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        rt = runtime or await asyncio.to_thread(Runtime.open, settings)
+        rt = runtime if runtime is not None else await asyncio.to_thread(Runtime.open, settings)
         app.state.runtime = rt
         app.state.services = rt.services
         if run_projectors:

@@ -7,7 +7,7 @@ made by the development administrator; the roles and their rights are already th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from uuid import UUID
 
 from domain.errors import DomainError, NotFoundError
@@ -18,7 +18,7 @@ class ForbiddenError(DomainError):
     code = "FORBIDDEN"
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     AGENT = "agent"
     MANAGER = "manager"
     PRODUCT = "product"
@@ -26,7 +26,7 @@ class Role(str, Enum):
     CLIENT = "client"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     READ_ACCOUNTS = "read_accounts"
     MANAGE_ACCOUNTS = "manage_accounts"
     READ_CASES = "read_cases"
@@ -68,7 +68,8 @@ def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = No
     missing id, so ids cannot be probed.
     """
     if action not in _RIGHTS[viewer.role]:
-        raise ForbiddenError(f"the {viewer.role.value} role may not {action.value.replace('_', ' ')}")
+        what = action.value.replace("_", " ")
+        raise ForbiddenError(f"the {viewer.role.value} role may not {what}")
     if viewer.role is Role.CLIENT and account_id is not None and str(account_id) != str(
             viewer.account_id):
         raise NotFoundError("not found")

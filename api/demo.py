@@ -271,8 +271,8 @@ class DemoGenerator:
                               occurred_at=t)
         if rng.random() < 0.45 and t + timedelta(hours=2) < last:
             t += timedelta(hours=2)
-            desk.rate_case(case_id=case_id, csat=rng.choices([1, 2, 3, 4, 5], [4, 6, 12, 33, 45])[0],
-                           actor=_ACTOR, comment=None, occurred_at=t)
+            csat = rng.choices([1, 2, 3, 4, 5], [4, 6, 12, 33, 45])[0]
+            desk.rate_case(case_id=case_id, csat=csat, actor=_ACTOR, comment=None, occurred_at=t)
         if rng.random() < 0.8 and t + timedelta(days=3) < last:
             desk.close_case(case_id=case_id, actor="system:auto-close",
                             occurred_at=t + timedelta(days=3))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from api.services import Services
 from domain.application import CareDesk
+from domain.ports import Clock
 from integrations.clock import SystemClock
 from integrations.persistence import open_desk, open_views
 from integrations.settings import Settings
@@ -12,8 +14,6 @@ from projections.money import ReportingRates
 from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
-from api.services import Services
-from domain.ports import Clock
 from workers.projectors import ProjectorPool
 
 

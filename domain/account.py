@@ -51,7 +51,7 @@ class Account(Aggregate):
     @event("Opened", topic="carelog:Account.Opened")
     def __init__(
         self,
-        id: UUID,  # noqa: A002  (eventsourcing takes the aggregate id from here)
+        id: UUID,
         name: str,
         tier: str,
         manager: str,

@@ -314,7 +314,7 @@ class CareDesk(Application[UUID]):
 
     def _get(self, cls: type[A], aggregate_id: UUID) -> A:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found") from None
         if not isinstance(aggregate, cls):
@@ -386,4 +386,5 @@ class CareDesk(Application[UUID]):
                 return attempt()
             except IntegrityError:
                 continue
-        raise VersionConflictError("changed by someone else at the same moment; reload and try again")
+        raise VersionConflictError(
+            "changed by someone else at the same moment; reload and try again")

@@ -35,7 +35,7 @@ class Case(Aggregate):
     @event("Opened", topic="carelog:Case.Opened")
     def __init__(
         self,
-        id: UUID,  # noqa: A002  (eventsourcing takes the aggregate id from here)
+        id: UUID,
         account_id: UUID,
         channel: str,
         subject: str,
@@ -78,7 +78,8 @@ class Case(Aggregate):
     def escalate(self, line: int, department: str | None, reason: str, occurred_at: datetime,
                  actor: str) -> None:
         if self.status != CaseStatus.OPEN.value:
-            raise InvalidStateError(f"only an open case can be escalated; this one is {self.status}")
+            raise InvalidStateError(
+                f"only an open case can be escalated; this one is {self.status}")
         if line not in LINES:
             raise InvalidInputError(f"line must be 1 or 2, not {line}")
         dept = clean_name(department, "department") if department else None
@@ -101,7 +102,8 @@ class Case(Aggregate):
 
     def reopen(self, reason: str, occurred_at: datetime, actor: str) -> None:
         if self.status != CaseStatus.RESOLVED.value:
-            raise InvalidStateError(f"only a resolved case can be reopened; this one is {self.status}")
+            raise InvalidStateError(
+                f"only a resolved case can be reopened; this one is {self.status}")
         self._reopen(reason.strip(), occurred_at, actor)
 
     def close(self, occurred_at: datetime, actor: str) -> None:

@@ -32,6 +32,6 @@ class ChannelNotAllowedError(DomainError):
 
 
 class InvalidStateError(DomainError):
-    """The command does not apply in the aggregate's current state (e.g. replying to a closed case)."""
+    """The command does not apply in the aggregate's current state (e.g. a closed case)."""
 
     code = "INVALID_STATE"

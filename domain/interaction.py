@@ -44,7 +44,7 @@ class Interaction(Aggregate):
     @event("Recorded", topic="carelog:Interaction.Recorded")
     def __init__(
         self,
-        id: UUID,  # noqa: A002  (eventsourcing takes the aggregate id from here)
+        id: UUID,
         account_id: UUID,
         case_id: UUID | None,
         channel: str,

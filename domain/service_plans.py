@@ -1,4 +1,4 @@
-"""Service plans as pure policy: a tier decides the channels a client may use and its SLA targets."""
+"""Service plans as pure policy: a tier decides a client's channels and its SLA targets."""
 
 from __future__ import annotations
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 
 from domain.errors import InvalidInputError
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     """Where a client's message came from or where our answer goes."""
 
     EMAIL = "email"
@@ -22,12 +22,12 @@ class Channel(str, Enum):
     API = "api"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """The service plan a client company pays for; decides channels and SLA targets."""
 
     VIP = "vip"
@@ -36,14 +36,14 @@ class Tier(str, Enum):
     STANDARD = "standard"
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     URGENT = "urgent"
     HIGH = "high"
     NORMAL = "normal"
     LOW = "low"
 
 
-class CaseStatus(str, Enum):
+class CaseStatus(StrEnum):
     """Where a case stands. `RESOLVED` means the client's question is answered."""
 
     OPEN = "open"
@@ -51,14 +51,14 @@ class CaseStatus(str, Enum):
     CLOSED = "closed"
 
 
-class ContactRole(str, Enum):
+class ContactRole(StrEnum):
     USER = "user"
     CHAMPION = "champion"
     EXECUTIVE_SPONSOR = "executive_sponsor"
     BILLING = "billing"
 
 
-class ActorKind(str, Enum):
+class ActorKind(StrEnum):
     STAFF = "staff"
     CONTACT = "contact"
     SYSTEM = "system"
@@ -108,7 +108,8 @@ class Money:
         if not self.amount.is_finite():
             raise InvalidInputError("money amounts must be finite")
         if not _CURRENCY.match(self.currency):
-            raise InvalidInputError(f"currency must be a three-letter ISO 4217 code, not {self.currency!r}")
+            raise InvalidInputError(
+                f"currency must be a three-letter ISO 4217 code, not {self.currency!r}")
 
 
 def enum_value(enum: type[Enum], raw: str, what: str) -> str:

@@ -55,8 +55,11 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 
 def open_desk(settings: Settings, clock: Clock) -> CareDesk:
     desk = CareDesk(eventsourcing_env(settings), clock, settings.currencies)
-    assert not getattr(desk.recorder.datastore, "enable_db_functions", False), (
-        "POSTGRES_ENABLE_DB_FUNCTIONS must stay off")
+    datastore = getattr(desk.recorder, "datastore", None)
+    if getattr(datastore, "enable_db_functions", False):
+        desk.close()
+        raise SettingsError("POSTGRES_ENABLE_DB_FUNCTIONS must stay off: its insert path skips "
+                            "the table lock that keeps the log gap-free for readers")
     return desk
 
 

@@ -40,7 +40,7 @@ class Settings:
     """CARELOG_CURRENCY: the reporting currency of revenue KPIs and rankings."""
 
     fx_rates: Mapping[str, Decimal] = field(default_factory=dict)
-    """CARELOG_FX_RATES: fixed budget rates into the reporting currency, e.g. `USD=0.92,GBP=1.17`."""
+    """CARELOG_FX_RATES: fixed budget rates into the reporting currency: `USD=0.92,GBP=1.17`."""
 
     key_accounts: int = 200
     """CARELOG_KEY_ACCOUNTS: how many accounts, top by ARR, count as key accounts."""

@@ -7,10 +7,9 @@ business-hours metrics belong to the support-metrics read model.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from projections.paging import Page, check_first, decode_cursor, encode_cursor
 from projections.projection import Projection, handles
@@ -143,7 +142,8 @@ class CaseQueuesProjection(Projection):
 _CASE_TYPES = {c.name: c.type for c in CASES.columns}
 _INTERACTION_TYPES = {c.name: c.type for c in INTERACTIONS.columns}
 _ORDERS = {
-    "OPENED_DESC": ("c.opened_at DESC, c.id DESC", "(c.opened_at < ? OR (c.opened_at = ? AND c.id < ?))"),
+    "OPENED_DESC": ("c.opened_at DESC, c.id DESC",
+                    "(c.opened_at < ? OR (c.opened_at = ? AND c.id < ?))"),
     "OPENED_ASC": ("c.opened_at, c.id", "(c.opened_at > ? OR (c.opened_at = ? AND c.id > ?))"),
 }
 

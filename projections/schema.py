@@ -37,7 +37,8 @@ class Table:
     def create_statements(self, dialect: Dialect) -> list[str]:
         types = _SQL_TYPES[dialect]
         cols = ", ".join(f"{c.name} {types[c.type]}" for c in self.columns)
-        stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({', '.join(self.key)}))"]
+        key = ", ".join(self.key)
+        stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({cols}, PRIMARY KEY ({key}))"]
         for index in self.indexes:
             stmts.append(
                 f"CREATE INDEX IF NOT EXISTS {self.name}_{'_'.join(index)}_idx "

@@ -17,10 +17,11 @@ from domain import application
 from domain.values import Money
 
 
-async def _run(info: Info, action: Action, account_id: UUID | None,
+async def _run(info: Info, action: Action, scope: UUID | None,
                command: Callable[..., application.CommandResult], **kwargs: Any) -> CommandResult:
+    """Authorize `action` on the account `scope`, then run the command as the viewer."""
     viewer = info.context.viewer
-    authorize(viewer, action, account_id)
+    authorize(viewer, action, scope)
     result = await info.context.services.command(command, actor=viewer.actor, **kwargs)
     ids = result.ids
     return CommandResult(
@@ -81,7 +82,7 @@ class RecordInteractionInput:
 @strawberry.type
 class Mutation:
     @strawberry.mutation
-    async def open_account(self, info: Info, input: OpenAccountInput) -> CommandResult:  # noqa: A002
+    async def open_account(self, info: Info, input: OpenAccountInput) -> CommandResult:
         desk = info.context.services.desk
         return await _run(info, Action.MANAGE_ACCOUNTS, None, desk.open_account,
                           name=input.name, tier=_v(input.tier), manager=input.manager,
@@ -143,7 +144,7 @@ class Mutation:
                           account_id=account_id, reason=reason, occurred_at=occurred_at)
 
     @strawberry.mutation(description="Open a case from a client's first message on a channel.")
-    async def open_case(self, info: Info, input: OpenCaseInput) -> CommandResult:  # noqa: A002
+    async def open_case(self, info: Info, input: OpenCaseInput) -> CommandResult:
         desk = info.context.services.desk
         return await _run(info, Action.SUBMIT_REQUESTS, input.account_id, desk.open_case,
                           account_id=input.account_id, channel=_v(input.channel),
@@ -154,7 +155,7 @@ class Mutation:
 
     @strawberry.mutation
     async def record_interaction(self, info: Info,
-                                 input: RecordInteractionInput) -> CommandResult:  # noqa: A002
+                                 input: RecordInteractionInput) -> CommandResult:
         desk = info.context.services.desk
         return await _run(info, Action.SUBMIT_REQUESTS, input.account_id,
                           desk.record_interaction, account_id=input.account_id,

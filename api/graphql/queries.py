@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -22,8 +23,8 @@ from api.graphql.types import (
 from domain.errors import NotFoundError
 from projections.case_queues import CaseFilter
 
-WAIT_FOR = strawberry.argument(
-    description="A notificationId from a mutation: wait until the views include it.")
+WaitFor = Annotated[int | None, strawberry.argument(
+    description="A notificationId from a mutation: wait until the views include it.")]
 
 
 @strawberry.enum
@@ -56,7 +57,7 @@ class Query:
     async def accounts(
         self, info: Info, first: int = 50, after: str | None = None,
         order_by: AccountOrder = AccountOrder.ARR_DESC, key_accounts_only: bool = False,
-        wait_for: int | None = WAIT_FOR,
+        wait_for: WaitFor = None,
     ) -> Connection[Account]:
         viewer = info.context.viewer
         authorize(viewer, Action.READ_ACCOUNTS)
@@ -73,8 +74,8 @@ class Query:
             has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None))
 
     @strawberry.field
-    async def account(self, info: Info, id: UUID,  # noqa: A002
-                      wait_for: int | None = WAIT_FOR) -> Account | None:
+    async def account(self, info: Info, id: UUID,
+                      wait_for: WaitFor = None) -> Account | None:
         authorize(info.context.viewer, Action.READ_ACCOUNTS, id)
         await info.context.services.wait_for(wait_for)
         row = await info.context.accounts.load(str(id))
@@ -84,9 +85,9 @@ class Query:
 
     @strawberry.field(description="Cases matching the filter, newest first by default.")
     async def cases(
-        self, info: Info, filter: CaseFilterInput | None = None,  # noqa: A002
+        self, info: Info, filter: CaseFilterInput | None = None,
         first: int = 50, after: str | None = None, order_by: CaseOrder = CaseOrder.OPENED_DESC,
-        wait_for: int | None = WAIT_FOR,
+        wait_for: WaitFor = None,
     ) -> Connection[Case]:
         viewer = info.context.viewer
         f = filter or CaseFilterInput()
@@ -101,8 +102,8 @@ class Query:
         return await case_connection(info, where, first, after, order_by.value)
 
     @strawberry.field(name="case")
-    async def case_(self, info: Info, id: UUID,  # noqa: A002
-                    wait_for: int | None = WAIT_FOR) -> Case | None:
+    async def case_(self, info: Info, id: UUID,
+                    wait_for: WaitFor = None) -> Case | None:
         await info.context.services.wait_for(wait_for)
         row = await info.context.cases.load(str(id))
         if row is None:
@@ -111,7 +112,7 @@ class Query:
         return Case.from_row(row)
 
     @strawberry.field(description="Open cases per support line.")
-    async def queues(self, info: Info, wait_for: int | None = WAIT_FOR) -> list[QueueSummary]:
+    async def queues(self, info: Info, wait_for: WaitFor = None) -> list[QueueSummary]:
         authorize(info.context.viewer, Action.WORK_CASES)
         services = info.context.services
         await services.wait_for(wait_for)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
-from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from api.graphql.errors import CarelogSchema, ErrorCodes
 from api.graphql.mutations import Mutation
@@ -17,13 +21,13 @@ from api.graphql.queries import Query
 
 
 def build_schema(*, production: bool) -> CarelogSchema:
-    extensions = [
-        ErrorCodes(),
-        QueryDepthLimiter(max_depth=10),
-        MaxTokensLimiter(max_token_count=2000),
-        MaxAliasesLimiter(max_alias_count=15),
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ErrorCodes,
+        partial(QueryDepthLimiter, max_depth=10),
+        partial(MaxTokensLimiter, max_token_count=2000),
+        partial(MaxAliasesLimiter, max_alias_count=15),
     ]
     if production:
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return CarelogSchema(query=Query, mutation=Mutation, extensions=extensions,
                          config=StrawberryConfig(auto_camel_case=True))

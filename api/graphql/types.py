@@ -12,12 +12,18 @@ import strawberry
 from domain import values
 from projections.money import from_cents
 
-Channel = strawberry.enum(values.Channel, name="Channel")
-Direction = strawberry.enum(values.Direction, name="Direction")
-Tier = strawberry.enum(values.Tier, name="Tier")
-Priority = strawberry.enum(values.Priority, name="Priority")
-CaseStatus = strawberry.enum(values.CaseStatus, name="CaseStatus")
-ContactRole = strawberry.enum(values.ContactRole, name="ContactRole")
+strawberry.enum(values.Channel, name="Channel")
+Channel = values.Channel
+strawberry.enum(values.Direction, name="Direction")
+Direction = values.Direction
+strawberry.enum(values.Tier, name="Tier")
+Tier = values.Tier
+strawberry.enum(values.Priority, name="Priority")
+Priority = values.Priority
+strawberry.enum(values.CaseStatus, name="CaseStatus")
+CaseStatus = values.CaseStatus
+strawberry.enum(values.ContactRole, name="ContactRole")
+ContactRole = values.ContactRole
 
 N = TypeVar("N")
 
