@@ -55,8 +55,13 @@ def main(verbose: bool) -> None:
 @click.option("--host", default=None, help="Address to listen on (CARELOG_HOST, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (CARELOG_PORT, 8000).")
 @click.option("--demo-if-empty", is_flag=True,
-              help="Seed demo data first when the event log is empty.")
-def serve(host: str | None, port: int | None, demo_if_empty: bool) -> None:
+              help="Seed demo data first when the event log is empty (what `make run` does).")
+@click.option("--demo-accounts", type=click.IntRange(1, 100_000), default=250, show_default=True,
+              help="With --demo-if-empty: how many client companies to seed.")
+@click.option("--demo-months", type=click.IntRange(1, 120), default=12, show_default=True,
+              help="With --demo-if-empty: how many months of history to seed.")
+def serve(host: str | None, port: int | None, demo_if_empty: bool, demo_accounts: int,
+          demo_months: int) -> None:
     """Serve GraphQL at /graphql (GraphiQL in development), /healthz and /readyz.
 
     The projections run inside this process and follow the log as it grows.
@@ -69,7 +74,7 @@ def serve(host: str | None, port: int | None, demo_if_empty: bool) -> None:
     runtime = Runtime.open(settings)
     if demo_if_empty and (runtime.desk.recorder.max_notification_id() or 0) == 0:
         console.print("The event log is empty: seeding demo data (carelog demo).")
-        _seed(runtime, accounts=250, months=12, seed=7, until=None)
+        _seed(runtime, accounts=demo_accounts, months=demo_months, seed=7, until=None)
     for runner in runtime.runners:
         with _progress(f"catching up {runner.name}") as update:
             runner.catch_up(update)

@@ -29,10 +29,6 @@ _POSITIONS_DDL = {
 }
 
 
-class PositionMovedError(Exception):
-    """Another runner folded this page first; re-read from the new position."""
-
-
 class ViewTransaction(ABC):
     """Statements inside one transaction of a view store."""
 
