@@ -53,7 +53,7 @@ REVENUE = Table(
 
 class AccountsProjection(Projection):
     name = "accounts"
-    version = 1
+    version = 2
     tables = (ACCOUNTS, CONTACTS, REVENUE)
 
     def __init__(self, rates: ReportingRates) -> None:
@@ -86,8 +86,9 @@ class AccountsProjection(Projection):
             "account_id": row["id"], "period": e.period, "mrr_cents": cents,
             "currency": e.currency, "recorded_at": e.occurred_at, "position": position,
         })
-        # ARR is twelve times the MRR of the latest period on record.
-        if row["revenue_period"] is None or e.period >= row["revenue_period"]:
+        # ARR is twelve times the MRR of the latest period on record (0 once churned).
+        latest = row["revenue_period"] is None or e.period >= row["revenue_period"]
+        if latest and not row["churned"]:
             row.update(revenue_period=e.period, mrr_cents=cents, arr_cents=12 * cents,
                        arr_reporting_cents=self.rates.convert_cents(12 * cents, e.currency))
         rows.put(ACCOUNTS, self._touch(row, e, position))
@@ -131,8 +132,10 @@ class AccountsProjection(Projection):
 
     @handles("carelog:Account.Churned")
     def churned(self, e: Any, rows: Rows, position: int) -> None:
+        # A churned account recurs no revenue: ARR goes to 0, its history stays in REVENUE.
         row = self._account(rows, e)
-        row.update(churned=True, churned_at=e.occurred_at)
+        row.update(churned=True, churned_at=e.occurred_at, mrr_cents=0, arr_cents=0,
+                   arr_reporting_cents=0)
         rows.put(ACCOUNTS, self._touch(row, e, position))
 
 
