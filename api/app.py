@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -16,28 +16,39 @@ from api.graphql.schema import build_schema
 from api.health import healthz, readyz
 from api.runtime import Runtime
 from integrations.settings import Settings
+from projections.runner import ApplicationLog
+from workers.distributed import NatsWorkers
 
 MAX_BODY = 1_000_000
 
 
-def create_app(settings: Settings, *, run_projectors: bool = True,
+def create_app(settings: Settings, *, run_workers: bool = True,
                runtime: Runtime | None = None) -> Litestar:
-    """Build the app; the runtime (log, views, projectors) opens and closes with it."""
+    """Build the app; the runtime (log, views, workers) opens and closes with it.
+
+    Embedded (no CARELOG_NATS_URL), the projections follow the log in threads of this process.
+    Distributed, this process listens for view changes on NATS and, with `run_workers`, also
+    runs a relay and the stream projectors (`carelog serve --no-workers` runs none).
+    """
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         rt = runtime if runtime is not None else await asyncio.to_thread(Runtime.open, settings)
         app.state.runtime = rt
         app.state.services = rt.services
-        if run_projectors:
-            rt.pool.start()
-        try:
+        async with AsyncExitStack() as stack:
+            if runtime is None:  # ours to close, after everything else has stopped
+                stack.push_async_callback(asyncio.to_thread, rt.close)
+            if settings.is_distributed:
+                workers = await stack.enter_async_context(NatsWorkers(
+                    settings, ApplicationLog(rt.desk), rt.store,
+                    rt.runners if run_workers else [], relay=run_workers, name="carelog-api"))
+                rt.services.feed = workers.changes
+                rt.services.after_write = workers.nudge
+            elif run_workers:
+                rt.pool.start()
+                stack.callback(rt.pool.stop)
             yield
-        finally:
-            if runtime is None:
-                await asyncio.to_thread(rt.close)
-            else:
-                rt.pool.stop()
 
     graphql = make_graphql_controller(
         build_schema(production=settings.is_production),

@@ -20,10 +20,14 @@ def healthz() -> dict[str, str]:
 
 def _readiness(runtime: Runtime) -> tuple[bool, dict[str, Any]]:
     head = runtime.desk.recorder.max_notification_id() or 0
+    positions = runtime.store.positions()
+    dead = {d.name for d in runtime.store.dead_letters()}
+    errors = {r.name: r.last_error for r in runtime.runners}
     views = [
-        {"name": s.name, "position": s.position, "lag": max(head - s.position, 0),
-         "running": s.running, "error": s.last_error}
-        for s in runtime.pool.status()
+        {"name": r.name, "position": positions.get(r.name, 0),
+         "lag": max(head - positions.get(r.name, 0), 0),
+         "error": errors[r.name] or ("stopped at a dead letter" if r.name in dead else None)}
+        for r in runtime.runners
     ]
     ready = all(v["error"] is None for v in views)
     return ready, {"status": "ready" if ready else "degraded", "head": head, "views": views}
@@ -31,7 +35,7 @@ def _readiness(runtime: Runtime) -> tuple[bool, dict[str, Any]]:
 
 @get("/readyz")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """The log is reachable and every view is following it without errors."""
+    """The log and the views are reachable, and no view is failing or stopped."""
     runtime: Runtime = request.app.state.runtime
     try:
         ready, body = await asyncio.to_thread(_readiness, runtime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api.services import Services
@@ -10,6 +11,7 @@ from domain.ports import Clock
 from integrations.clock import SystemClock
 from integrations.persistence import open_desk, open_views
 from integrations.settings import Settings
+from projections.changes import LocalChangeFeed
 from projections.money import ReportingRates
 from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
@@ -28,15 +30,22 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        """The embedded wiring: threads follow the log, an in-process feed announces."""
         desk = open_desk(settings, clock or SystemClock())
         store = open_views(settings)
         rates = ReportingRates(settings.currency, settings.fx_rates)
-        runners = [ProjectionRunner(p, store, ApplicationLog(desk), settings.projection_page_size)
+        feed = LocalChangeFeed()
+        runners = [ProjectionRunner(p, store, ApplicationLog(desk), settings.projection_page_size,
+                                    on_folded=feed.announce)
                    for p in all_projections(rates)]
         pool = ProjectorPool(runners)
         pool.prepare()
-        services = Services(settings, desk, store, [r.name for r in runners], pool.nudge)
+        services = Services(settings, desk, store, [r.name for r in runners], pool.nudge, feed)
         return cls(settings, desk, store, runners, pool, services)
+
+    def select(self, names: Sequence[str]) -> list[ProjectionRunner]:
+        """The runners named (all of them for no names); an unknown name is a KeyError."""
+        return [self.runner(n) for n in names] if names else list(self.runners)
 
     def runner(self, name: str) -> ProjectionRunner:
         for runner in self.runners:

@@ -12,6 +12,7 @@ from domain.errors import DomainError
 from integrations.settings import Settings
 from projections.accounts import AccountsView
 from projections.case_queues import CaseQueuesView
+from projections.changes import ChangeFeed
 from projections.store import ViewStore
 
 T = TypeVar("T")
@@ -23,7 +24,8 @@ class WaitTimeoutError(DomainError):
 
 class Services:
     def __init__(self, settings: Settings, desk: CareDesk, store: ViewStore,
-                 projection_names: list[str], after_write: Callable[[], None]) -> None:
+                 projection_names: list[str], after_write: Callable[[], None],
+                 feed: ChangeFeed) -> None:
         self.settings = settings
         self.desk = desk
         self.store = store
@@ -31,6 +33,9 @@ class Services:
         self.cases = CaseQueuesView(store)
         self.projection_names = projection_names
         self.after_write = after_write
+        """Called on the event loop after every command: wakes the relay or the projectors."""
+        self.feed = feed
+        """Where GraphQL subscriptions hear that a view moved on."""
 
     async def command(self, fn: Callable[..., CommandResult], **kwargs: Any) -> CommandResult:
         """Run a CareDesk command in a worker thread (eventsourcing is synchronous)."""

@@ -235,13 +235,15 @@ class CareDesk(Application[UUID]):
 
         def attempt() -> CommandResult:
             case = self._get(Case, case_id)
-            self._check_version(case, expected_version)
             out_channel = enum_value(Channel, channel, "channel") if channel else case.channel
-            interaction_id = Interaction.id_for(out_channel, Direction.OUTBOUND.value,
+            interaction_id = Interaction.id_for(case.account_id, out_channel,
+                                                Direction.OUTBOUND.value,
                                                 external_message_id or str(uuid4()))
+            # A resent reply is a duplicate even though the case has moved on since.
             if external_message_id is not None and self._exists(interaction_id):
                 return CommandResult({"caseId": case.id, "interactionId": interaction_id},
                                      self._head(), case.version, duplicate=True)
+            self._check_version(case, expected_version)
             interaction = Interaction(
                 id=interaction_id,
                 account_id=case.account_id, case_id=case.id, channel=out_channel,
@@ -339,7 +341,7 @@ class CareDesk(Application[UUID]):
         allowed = direction == Direction.OUTBOUND.value or plan_for(Tier(account.tier)).allows(
             Channel(channel))
         return _Message(
-            id=Interaction.id_for(channel, direction, external_id or str(uuid4())),
+            id=Interaction.id_for(account.id, channel, direction, external_id or str(uuid4())),
             account_id=account.id, channel=channel, direction=direction,
             external_id=external_id or "", contact_id=contact_id, text=text, allowed=allowed)
 

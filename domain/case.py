@@ -58,6 +58,7 @@ class Case(Aggregate):
         self.status = CaseStatus.OPEN.value
         self.assignee: str | None = None
         self.escalated = False
+        self.ever_resolved = False
         self.opened_at = occurred_at
 
     # Commands: guards first, then the event.
@@ -111,9 +112,9 @@ class Case(Aggregate):
         self._close(occurred_at, actor)
 
     def rate(self, csat: int, comment: str | None, occurred_at: datetime, actor: str) -> None:
-        if self.status == CaseStatus.OPEN.value:
+        if self.status == CaseStatus.OPEN.value or not self.ever_resolved:
             raise InvalidStateError("a case can be rated once it is resolved")
-        if not 1 <= csat <= 5:
+        if type(csat) is not int or not 1 <= csat <= 5:
             raise InvalidInputError(f"CSAT must be 1 to 5, not {csat}")
         text = (comment or "").strip() or None
         if text is not None and len(text) > 5000:
@@ -153,6 +154,7 @@ class Case(Aggregate):
     @event("Resolved", topic="carelog:Case.Resolved")
     def _resolve(self, resolution: str, occurred_at: datetime, actor: str) -> None:
         self.status = CaseStatus.RESOLVED.value
+        self.ever_resolved = True
 
     @event("Reopened", topic="carelog:Case.Reopened")
     def _reopen(self, reason: str, occurred_at: datetime, actor: str) -> None:

@@ -7,7 +7,7 @@ its id derives from the channel's own message id so a redelivery fails on versio
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -38,8 +38,9 @@ class Interaction(Aggregate):
         TOPIC = "carelog:Interaction.Created"
 
     @staticmethod
-    def id_for(channel: str, direction: str, external_id: str) -> UUID:
-        return uuid5(NAMESPACE_URL, f"/carelog/interactions/{channel}/{direction}/{external_id}")
+    def id_for(account_id: UUID, channel: str, direction: str, external_id: str) -> UUID:
+        """Scoped to the account: two clients may well reuse one another's message ids."""
+        return uuid5(account_id, f"interaction/{channel}/{direction}/{external_id}")
 
     @event("Recorded", topic="carelog:Interaction.Recorded")
     def __init__(

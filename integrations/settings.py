@@ -6,6 +6,7 @@ down; nothing else reads the environment.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -54,9 +55,30 @@ class Settings:
     projection_page_size: int = 500
     """CARELOG_PROJECTION_PAGE_SIZE: notifications folded per view transaction."""
 
+    nats_url: str | None = None
+    """CARELOG_NATS_URL: nats://host:port[,nats://…]; unset: the in-process bus, one process."""
+
+    nats_prefix: str = "carelog"
+    """CARELOG_NATS_PREFIX: subjects `<prefix>.events.…`, `<prefix>.views.…`; the stream is
+    named after it in capitals (CARELOG)."""
+
+    nats_replicas: int = 1
+    """CARELOG_NATS_REPLICAS: JetStream replicas of the stream (3 on a three-node cluster)."""
+
+    nats_duplicate_window: float = 120.0
+    """CARELOG_NATS_DUPLICATE_WINDOW: seconds JetStream remembers message ids to drop
+    re-sends; must exceed the longest relay outage between publish and position."""
+
+    nats_monitor_url: str | None = None
+    """CARELOG_NATS_MONITOR_URL: http://host:8222, to check the server's fsync setting."""
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url is not None
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.nats_url is not None
 
     @property
     def is_production(self) -> bool:
@@ -87,18 +109,27 @@ class Settings:
         if env not in ("development", "production"):
             raise SettingsError("CARELOG_ENV must be development or production")
         currency = (get("CURRENCY") or "EUR").upper()
+        if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+            raise SettingsError(
+                f"CARELOG_CURRENCY must be a three-letter ISO 4217 code, not {currency!r}")
         return cls(
             database_url=url,
             data_dir=Path(get("DATA_DIR") or "var"),
             host=get("HOST") or "127.0.0.1",
-            port=_int(get("PORT"), 8000, "PORT"),
+            port=_port(get("PORT")),
             environment=env,
             currency=currency,
             fx_rates=_rates(get("FX_RATES"), currency),
             key_accounts=_int(get("KEY_ACCOUNTS"), 200, "KEY_ACCOUNTS"),
             db_pool_size=_int(get("DB_POOL_SIZE"), 5, "DB_POOL_SIZE"),
-            wait_timeout=float(_int(get("WAIT_TIMEOUT"), 5, "WAIT_TIMEOUT")),
+            wait_timeout=_seconds(get("WAIT_TIMEOUT"), 5.0, "WAIT_TIMEOUT"),
             projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 500, "PROJECTION_PAGE_SIZE"),
+            nats_url=_nats_url(get("NATS_URL")),
+            nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),
+            nats_replicas=_int(get("NATS_REPLICAS"), 1, "NATS_REPLICAS"),
+            nats_duplicate_window=_seconds(get("NATS_DUPLICATE_WINDOW"), 120.0,
+                                           "NATS_DUPLICATE_WINDOW"),
+            nats_monitor_url=get("NATS_MONITOR_URL"),
         )
 
 
@@ -114,6 +145,25 @@ def _int(raw: str | None, default: int, name: str) -> int:
     return value
 
 
+def _port(raw: str | None) -> int:
+    port = _int(raw, 8000, "PORT")
+    if port > 65535:
+        raise SettingsError(f"CARELOG_PORT must be at most 65535, not {port}")
+    return port
+
+
+def _seconds(raw: str | None, default: float, name: str) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"CARELOG_{name} must be a number of seconds, not {raw!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise SettingsError(f"CARELOG_{name} must be a positive number of seconds")
+    return value
+
+
 def _rates(raw: str | None, reporting: str) -> dict[str, Decimal]:
     rates: dict[str, Decimal] = {}
     for part in (raw or "").split(","):
@@ -125,8 +175,21 @@ def _rates(raw: str | None, reporting: str) -> dict[str, Decimal]:
             value = Decimal(rate.strip())
         except InvalidOperation:
             raise SettingsError(f"CARELOG_FX_RATES: {part!r} is not CODE=RATE") from None
-        if len(code) != 3 or not code.isalpha() or value <= 0:
+        if len(code) != 3 or not code.isalpha() or not value.is_finite() or value <= 0:
             raise SettingsError(f"CARELOG_FX_RATES: {part!r} is not CODE=RATE")
         if code != reporting:
             rates[code] = value
     return rates
+
+
+def _nats_url(raw: str | None) -> str | None:
+    if raw is not None and not all(
+            u.strip().startswith(("nats://", "tls://")) for u in raw.split(",")):
+        raise SettingsError("CARELOG_NATS_URL must be nats:// URLs separated by commas")
+    return raw
+
+
+def _prefix(raw: str) -> str:
+    if not raw.replace("_", "").isalnum() or not raw.isascii():
+        raise SettingsError("CARELOG_NATS_PREFIX may hold only letters, digits and _")
+    return raw.lower()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.errors import InvalidInputError
 from projections.paging import Page, check_first, decode_cursor, encode_cursor
 from projections.projection import Projection, handles
 from projections.rows import Rows
@@ -187,7 +188,10 @@ class CaseQueuesView:
             clauses.append("c.assignee IS NULL")
         if after is not None:
             opened, ident = decode_cursor(after, order, 2)
-            at = datetime.fromisoformat(opened)
+            try:
+                at = datetime.fromisoformat(opened)
+            except (TypeError, ValueError):
+                raise InvalidInputError("the cursor is not one this API handed out") from None
             clauses.append(keyset)
             key = CASES.encode({"opened_at": at}, self.store.dialect)[
                 CASES.column_names.index("opened_at")]

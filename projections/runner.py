@@ -9,17 +9,39 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification
 
+from projections.changes import Change, ViewChange
 from projections.projection import Projection
 from projections.rows import RowBatch
-from projections.store import ViewStore
+from projections.store import DeadLetter, ViewStore
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+
+class FoldError(Exception):
+    """A projection could not fold a notification: a bug or a poison event, not an outage.
+
+    Retrying will not help; after a few deliveries the notification is dead-lettered and the
+    projection stops rather than skip it (its view would silently be wrong otherwise).
+    """
+
+    def __init__(self, projection: str, notification: Notification, cause: Exception) -> None:
+        super().__init__(f"projection {projection} cannot fold notification {notification.id} "
+                         f"({notification.topic}): {type(cause).__name__}: {cause}")
+        self.projection = projection
+        self.notification = notification
+        self.cause = cause
+
+    def dead_letter(self, deliveries: int) -> DeadLetter:
+        return DeadLetter(self.projection, self.notification.id, self.notification.topic,
+                          f"{type(self.cause).__name__}: {self.cause}", deliveries,
+                          datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 class EventLog(Protocol):
@@ -51,11 +73,14 @@ class ApplicationLog:
 
 class ProjectionRunner:
     def __init__(self, projection: Projection, store: ViewStore, events: EventLog,
-                 page_size: int = 500) -> None:
+                 page_size: int = 500,
+                 on_folded: Callable[[ViewChange], None] | None = None) -> None:
         self.projection = projection
         self.store = store
         self.events = events
         self.page_size = page_size
+        self.on_folded = on_folded
+        """Told what changed after each commit that folded events of the projection."""
         self.position = 0
         self.last_error: str | None = None
 
@@ -88,27 +113,58 @@ class ProjectionRunner:
         self.position = 0
 
     def run_page(self) -> int:
-        """Fold the next page; returns how many notifications it covered (0: caught up)."""
+        """Fold the next page of the log; returns how many notifications it folded."""
         page = self.events.notifications(self.position, self.page_size)
         if not page:
             return 0
+        return self.apply(page, follows=self.position)
+
+    def apply(self, page: Sequence[Notification], follows: int) -> int:
+        """Fold `page`, which directly follows log position `follows`, in one transaction.
+
+        The page's rows and the new position commit together. Notifications at or before the
+        stored position were folded already (a redelivery, or another runner was faster) and
+        are skipped; if the stored position is behind `follows`, the notifications between
+        are read from the log first, so nothing is ever skipped. Returns how many were folded.
+        """
         topics = self.projection.topics
         with self.store.transaction() as tx:
             stored = tx.lock_position(self.name)
             at = stored[0] if stored else 0
-            if at != self.position:
-                # Another runner (or process) moved on; continue from where it is.
-                self.position = at
-                return 0
-            rows = RowBatch(tx)
-            for notification in page:
-                if notification.topic in topics:
-                    event = self.events.decode(notification)
-                    self.projection.apply(notification.topic, event, rows, notification.id)
-            rows.flush()
-            tx.set_position(self.name, page[-1].id, self.projection.version)
-        self.position = page[-1].id
-        return len(page)
+            if at < follows:
+                page = [*self._between(at, follows), *page]
+            fresh = [n for n in page if n.id > at]
+            changes: list[Change] = []
+            if fresh:
+                rows = RowBatch(tx)
+                for notification in fresh:
+                    if notification.topic in topics:
+                        event = self._fold(notification, rows)
+                        changes.append(Change.of(notification.topic, event))
+                rows.flush()
+                tx.set_position(self.name, fresh[-1].id, self.projection.version)
+        self.position = fresh[-1].id if fresh else at
+        if changes and self.on_folded is not None:
+            self.on_folded(ViewChange(self.name, self.position, tuple(changes)))
+        return len(fresh)
+
+    def _fold(self, notification: Notification, rows: RowBatch) -> Any:
+        try:
+            event = self.events.decode(notification)
+            self.projection.apply(notification.topic, event, rows, notification.id)
+        except Exception as error:
+            raise FoldError(self.name, notification, error) from error
+        return event
+
+    def _between(self, after: int, upto: int) -> list[Notification]:
+        """The log's notifications after `after` up to and including `upto`."""
+        found: list[Notification] = []
+        while True:
+            page = [n for n in self.events.notifications(after, self.page_size) if n.id <= upto]
+            found += page
+            if not page or page[-1].id >= upto:
+                return found
+            after = page[-1].id
 
     def catch_up(self, progress: Progress | None = None) -> int:
         """Fold everything up to the head of the log; returns the notifications covered."""

@@ -12,6 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,30 @@ _POSITIONS_DDL = {
     "postgres": "CREATE TABLE IF NOT EXISTS projection_positions (name TEXT PRIMARY KEY, "
                 "notification_id BIGINT NOT NULL, version INTEGER NOT NULL)",
 }
+
+
+_DEAD_LETTERS_DDL = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS dead_letters (name TEXT NOT NULL, "
+              "notification_id INTEGER NOT NULL, topic TEXT NOT NULL, error TEXT NOT NULL, "
+              "deliveries INTEGER NOT NULL, recorded_at TEXT NOT NULL, "
+              "PRIMARY KEY (name, notification_id))",
+    "postgres": "CREATE TABLE IF NOT EXISTS dead_letters (name TEXT NOT NULL, "
+                "notification_id BIGINT NOT NULL, topic TEXT NOT NULL, error TEXT NOT NULL, "
+                "deliveries INTEGER NOT NULL, recorded_at TEXT NOT NULL, "
+                "PRIMARY KEY (name, notification_id))",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A notification a projection could not fold; the projection stopped before it."""
+
+    name: str
+    notification_id: int
+    topic: str
+    error: str
+    deliveries: int
+    recorded_at: str
 
 
 class ViewTransaction(ABC):
@@ -81,17 +106,58 @@ class ViewStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
-    def ensure(self, tables: Sequence[Table]) -> None:
+    _base_ready = False
+
+    def ensure(self, tables: Sequence[Table] = ()) -> None:
+        """Create the positions and dead-letter tables and `tables`, where missing."""
+        if self._base_ready and not tables:
+            return
         with self.transaction() as tx:
             tx.execute(_POSITIONS_DDL[self.dialect])
+            tx.execute(_DEAD_LETTERS_DDL[self.dialect])
             for table in tables:
                 for stmt in table.create_statements(self.dialect):
                     tx.execute(stmt)
+        self._base_ready = True
 
     def positions(self) -> dict[str, int]:
+        self.ensure()
         with self.reader() as tx:
             rows = tx.fetch_all("SELECT name, notification_id FROM projection_positions")
         return {r["name"]: int(r["notification_id"]) for r in rows}
+
+    def set_position(self, name: str, notification_id: int, version: int = 1) -> None:
+        """Record a position outside any view transaction (the relay's, for instance)."""
+        self.ensure()
+        with self.transaction() as tx:
+            tx.set_position(name, notification_id, version)
+
+    def record_dead_letter(self, letter: DeadLetter) -> None:
+        self.ensure()
+        with self.transaction() as tx:
+            tx.execute(
+                "INSERT INTO dead_letters (name, notification_id, topic, error, deliveries, "
+                "recorded_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name, notification_id) "
+                "DO UPDATE SET error = excluded.error, deliveries = excluded.deliveries, "
+                "recorded_at = excluded.recorded_at",
+                (letter.name, letter.notification_id, letter.topic, letter.error,
+                 letter.deliveries, letter.recorded_at))
+
+    def dead_letters(self) -> list[DeadLetter]:
+        self.ensure()
+        with self.reader() as tx:
+            rows = tx.fetch_all("SELECT name, notification_id, topic, error, deliveries, "
+                                "recorded_at FROM dead_letters ORDER BY name, notification_id")
+        return [DeadLetter(**r) for r in rows]
+
+    def clear_dead_letters(self, name: str) -> int:
+        """Forget a projection's dead letters (after the fix is deployed); returns how many."""
+        self.ensure()
+        with self.transaction() as tx:
+            found = tx.fetch_all("SELECT notification_id FROM dead_letters WHERE name = ?",
+                                 (name,))
+            tx.execute("DELETE FROM dead_letters WHERE name = ?", (name,))
+        return len(found)
 
 
 # SQLite ---------------------------------------------------------------------------------

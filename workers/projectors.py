@@ -1,7 +1,9 @@
 """Keeps every projection following the log, one thread each, inside `carelog serve`.
 
 The in-process bus is `nudge()`: a command that wrote events wakes the projectors at once;
-a poll every `poll_interval` seconds picks up writes made by other processes.
+a poll every `poll_interval` seconds picks up writes made by other processes. An outage of the
+view store is retried for ever with backoff; a notification the projection cannot fold is
+retried a few times, then dead-lettered, and that projection stops (never skips it).
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from projections.runner import ProjectionRunner
+from projections.runner import FoldError, ProjectionRunner
 
 log = logging.getLogger(__name__)
+
+MAX_FOLD_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +29,11 @@ class ProjectorStatus:
 
 
 class ProjectorPool:
-    def __init__(self, runners: Sequence[ProjectionRunner], poll_interval: float = 0.5) -> None:
+    def __init__(self, runners: Sequence[ProjectionRunner], poll_interval: float = 0.5,
+                 max_fold_attempts: int = MAX_FOLD_ATTEMPTS) -> None:
         self.runners = list(runners)
         self.poll_interval = poll_interval
+        self.max_fold_attempts = max_fold_attempts
         self._stop = threading.Event()
         self._wake = [threading.Event() for _ in self.runners]
         self._threads: list[threading.Thread] = []
@@ -61,19 +67,32 @@ class ProjectorPool:
 
     def _follow(self, runner: ProjectionRunner, wake: threading.Event) -> None:
         backoff = self.poll_interval
+        attempts = 0
         while not self._stop.is_set():
             try:
                 folded = runner.run_page()
-            except Exception as error:  # keep following; the error is reported in status
+            except FoldError as error:
+                attempts += 1
+                runner.last_error = str(error)
+                if attempts >= self.max_fold_attempts:
+                    runner.store.record_dead_letter(error.dead_letter(attempts))
+                    log.error("%s; dead-lettered after %d attempts, projection stopped",
+                              error, attempts)
+                    return
+                log.warning("%s (attempt %d of %d)", error, attempts, self.max_fold_attempts)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            except Exception as error:  # an outage: keep following; reported in status
                 runner.last_error = f"{type(error).__name__}: {error}"
                 log.exception("projection %s failed at position %s; retrying in %.1fs",
                               runner.name, runner.position, backoff)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 30.0)
                 continue
+            attempts = 0
             runner.last_error = None
             backoff = self.poll_interval
             if folded == 0:
                 wake.wait(self.poll_interval)
                 wake.clear()
-

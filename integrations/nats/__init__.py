@@ -1,0 +1,1 @@
+"""NATS JetStream: the stream that carries the event log to workers, and the view-change feed."""

@@ -1,0 +1,112 @@
+"""Connecting to NATS, the CARELOG stream, and the checks every process runs at start."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
+from nats.js.errors import NotFoundError
+
+from integrations.nats.envelope import MessageId
+from integrations.nats.subjects import Subjects
+from integrations.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StartupCheckError(RuntimeError):
+    """The NATS side is not as Carelog needs it; the message says what to change."""
+
+
+async def connect(settings: Settings, name: str) -> Client:
+    """A connection that keeps reconnecting for ever; callers decide how long to wait."""
+    if settings.nats_url is None:
+        raise StartupCheckError("CARELOG_NATS_URL is not set: the distributed mode needs NATS")
+    servers = [u.strip() for u in settings.nats_url.split(",")]
+    return await nats.connect(servers=servers, name=name, connect_timeout=5,
+                              reconnect_time_wait=0.5, max_reconnect_attempts=-1,
+                              allow_reconnect=True)
+
+
+def stream_config(settings: Settings) -> StreamConfig:
+    subjects = Subjects(settings.nats_prefix)
+    return StreamConfig(
+        name=subjects.stream, subjects=[subjects.events], storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS, discard=DiscardPolicy.OLD,
+        num_replicas=settings.nats_replicas, duplicate_window=settings.nats_duplicate_window)
+
+
+async def ensure_stream(js: JetStreamContext, settings: Settings) -> StreamInfo:
+    """Create the stream, or check that the existing one is configured as expected."""
+    try:
+        await js.account_info()
+    except Exception as error:
+        raise StartupCheckError(
+            f"JetStream is not available ({type(error).__name__}): start nats-server with -js "
+            "(or `jetstream {}` in its configuration)") from error
+    wanted = stream_config(settings)
+    name = Subjects(settings.nats_prefix).stream
+    try:
+        info = await js.stream_info(name)
+    except NotFoundError:
+        log.info("creating stream %s for %s", name, wanted.subjects)
+        return await js.add_stream(wanted)
+    have = info.config
+    if have.subjects != wanted.subjects or have.storage != wanted.storage:
+        raise StartupCheckError(
+            f"stream {name} exists with subjects {have.subjects} and {have.storage} "
+            f"storage; Carelog needs {wanted.subjects} on file storage. Delete the stream "
+            "(`carelog stream reset`) to have it made again from the log")
+    if (have.num_replicas != wanted.num_replicas
+            or have.duplicate_window != wanted.duplicate_window):
+        log.warning("updating stream %s: replicas %s -> %s, duplicate window %ss -> %ss",
+                    name, have.num_replicas, wanted.num_replicas,
+                    have.duplicate_window, wanted.duplicate_window)
+        return await js.update_stream(wanted)
+    return info
+
+
+async def last_message_id(js: JetStreamContext, stream: str) -> MessageId | None:
+    """The id of the newest message in the stream, or None when it is empty."""
+    info = await js.stream_info(stream)
+    if not info.state.messages:
+        return None
+    msg = await js.get_msg(stream, seq=info.state.last_seq)
+    raw = (msg.headers or {}).get("Nats-Msg-Id")
+    if raw is None:
+        raise StartupCheckError(
+            f"the last message of stream {stream} (seq {info.state.last_seq}) was not "
+            "published by Carelog's relay; the stream must hold nothing else")
+    return MessageId.parse(raw)
+
+
+def durability_warning(settings: Settings) -> str | None:
+    """A warning when the server may lose acknowledged writes on power loss, else None.
+
+    nats-server fsyncs its file store every `sync_interval` (two minutes by default); an OS
+    crash or power cut loses what was acknowledged since. The relay re-publishes from the log
+    after such a loss, but only when the setting is known can we say nothing is at risk.
+    """
+    advice = ("set `jetstream { sync_interval: always }` in the nats-server configuration "
+              "(or run a three-node cluster with CARELOG_NATS_REPLICAS=3)")
+    if settings.nats_monitor_url is None:
+        if settings.nats_replicas >= 3:
+            return None
+        return (f"cannot check nats-server's fsync setting (CARELOG_NATS_MONITOR_URL is not "
+                f"set); unless it is `always`, a power cut can lose acknowledged events from "
+                f"the stream (the relay re-publishes them from the log): {advice}")
+    try:
+        with urllib.request.urlopen(f"{settings.nats_monitor_url.rstrip('/')}/varz",
+                                    timeout=5) as response:
+            varz = json.load(response)
+    except (OSError, ValueError) as error:
+        return f"cannot read {settings.nats_monitor_url}/varz ({error}); {advice}"
+    jetstream = varz.get("jetstream", {}).get("config", {})
+    if jetstream.get("sync_always") or settings.nats_replicas >= 3:
+        return None
+    return f"nats-server {varz.get('version')} fsyncs lazily: {advice}"

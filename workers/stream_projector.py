@@ -1,0 +1,151 @@
+"""A projection fed by the JetStream stream: the same `ProjectionRunner` as in `carelog serve`.
+
+One durable pull consumer per projection. A fetched batch is folded in stream order, its rows
+and position committed in one transaction, and only then acknowledged. A redelivered message
+the view already holds is acknowledged and ignored. When the messages do not follow the last
+one folded (a restart, a redelivery after a crash), the runner reads whatever lies between from
+the log itself, so the view never skips an event. A notification the projection cannot fold is
+retried; after `max_deliveries` attempts it is dead-lettered and the projection stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from integrations.nats.envelope import notification_of
+from integrations.nats.subjects import Subjects
+from projections.runner import FoldError, ProjectionRunner
+
+log = logging.getLogger(__name__)
+
+
+class ProjectionStoppedError(RuntimeError):
+    """The projection dead-lettered a notification and will not fold past it."""
+
+
+class StreamProjector:
+    def __init__(self, runner: ProjectionRunner, js: JetStreamContext, subjects: Subjects,
+                 batch: int = 500, ack_wait: float = 30.0, max_deliveries: int = 5) -> None:
+        self.runner = runner
+        self.js = js
+        self.subjects = subjects
+        self.batch = batch
+        self.ack_wait = ack_wait
+        self.max_deliveries = max_deliveries
+        self.durable = subjects.consumer(runner.name)
+        self._last_seq: int | None = None
+        self._last_id = 0
+        self._attempts: dict[int, int] = {}
+
+    @property
+    def name(self) -> str:
+        return self.runner.name
+
+    async def ensure_consumer(self) -> None:
+        config = ConsumerConfig(
+            durable_name=self.durable, deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait, max_deliver=-1,
+            max_ack_pending=self.batch * 2, filter_subject=self.subjects.events)
+        try:
+            await self.js.consumer_info(self.subjects.stream, self.durable)
+        except NotFoundError:
+            await self.js.add_consumer(self.subjects.stream, config)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fold until `stop` is set; raises `ProjectionStoppedError` after a dead letter."""
+        await asyncio.to_thread(self.runner.prepare)
+        await self.ensure_consumer()
+        subscription = await self.js.pull_subscribe_bind(self.durable, self.subjects.stream)
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(self.batch, timeout=1.0)
+            except NatsTimeoutError:
+                continue
+            except Exception as error:  # NATS away: the client reconnects by itself
+                log.warning("projector %s: fetch failed (%s); retrying", self.name, error)
+                await _sleep(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.2
+            await self.fold(messages)
+
+    async def fold(self, messages: Sequence[Msg]) -> None:
+        ordered = sorted(messages, key=lambda m: m.metadata.sequence.stream)
+        for start, run in enumerate(_contiguous_runs(ordered)):
+            try:
+                await self._fold_run(run)
+            except FoldError as error:
+                await self._poisoned(error)
+                await self._redeliver(ordered[_offset(ordered, run):])
+                return
+            except Exception as error:  # the view store is away: fold these again later
+                log.warning("projector %s: %s: %s; redelivering", self.name,
+                            type(error).__name__, error)
+                self._last_seq = None
+                await self._redeliver(ordered[_offset(ordered, run):])
+                await asyncio.sleep(0.5 * (start + 1))
+                return
+
+    async def _fold_run(self, run: Sequence[Msg]) -> None:
+        first = run[0].metadata.sequence.stream
+        notifications = [notification_of(m) for m in run]
+        # A run right after the last message folded follows its notification; otherwise
+        # the runner checks the log for anything between its position and this run.
+        follows = (self._last_id if self._last_seq is not None and first == self._last_seq + 1
+                   else notifications[0].id - 1)
+        await asyncio.to_thread(self.runner.apply, notifications, follows)
+        for msg in run:
+            await msg.ack()
+        self._last_seq = run[-1].metadata.sequence.stream
+        self._last_id = notifications[-1].id
+
+    async def _poisoned(self, error: FoldError) -> None:
+        # Counted here, not by NATS deliveries: after a restart the same event may come from
+        # the log instead of the stream, and it must still reach the dead letters.
+        self._last_seq = None
+        nid = error.notification.id
+        self._attempts[nid] = attempts = self._attempts.get(nid, 0) + 1
+        if attempts < self.max_deliveries:
+            log.warning("%s (attempt %d of %d)", error, attempts, self.max_deliveries)
+            await asyncio.sleep(0.2 * attempts)
+            return
+        await asyncio.to_thread(self.runner.store.record_dead_letter,
+                                error.dead_letter(attempts))
+        log.error("%s; dead-lettered after %d attempts, projection stopped", error, attempts)
+        raise ProjectionStoppedError(str(error)) from error
+
+    @staticmethod
+    async def _redeliver(messages: Sequence[Msg]) -> None:
+        for msg in messages:  # in stream order, so they come back in that order
+            await msg.nak(delay=0.5)
+
+
+def _contiguous_runs(messages: Sequence[Msg]) -> list[list[Msg]]:
+    runs: list[list[Msg]] = []
+    for msg in messages:
+        seq = msg.metadata.sequence.stream
+        if runs and runs[-1][-1].metadata.sequence.stream == seq - 1:
+            runs[-1].append(msg)
+        else:
+            runs.append([msg])
+    return runs
+
+
+def _offset(messages: Sequence[Msg], run: Sequence[Msg]) -> int:
+    return next(i for i, m in enumerate(messages) if m is run[0])
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return
