@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.runtime import Runtime
 from integrations.settings import Settings, SettingsError
+from projections.runner import ApplicationLog
 
 console = Console(stderr=True)
 
@@ -60,30 +61,39 @@ def main(verbose: bool) -> None:
               help="With --demo-if-empty: how many client companies to seed.")
 @click.option("--demo-months", type=click.IntRange(1, 120), default=12, show_default=True,
               help="With --demo-if-empty: how many months of history to seed.")
+@click.option("--no-workers", is_flag=True,
+              help="Serve the API only; `carelog worker ...` processes keep the views "
+                   "(needs CARELOG_NATS_URL).")
 def serve(host: str | None, port: int | None, demo_if_empty: bool, demo_accounts: int,
-          demo_months: int) -> None:
+          demo_months: int, no_workers: bool) -> None:
     """Serve GraphQL at /graphql (GraphiQL in development), /healthz and /readyz.
 
-    The projections run inside this process and follow the log as it grows.
+    Embedded (no CARELOG_NATS_URL), the projections run inside this process and follow the
+    log as it grows. With CARELOG_NATS_URL this process also runs the relay and the stream
+    projectors, unless --no-workers; run several of those behind a load balancer.
     """
     import uvicorn
 
     from api.app import create_app
 
     settings = _settings()
+    if no_workers and not settings.is_distributed:
+        raise click.UsageError("--no-workers needs CARELOG_NATS_URL: without NATS the views "
+                               "are kept by this process")
     runtime = Runtime.open(settings)
     if demo_if_empty and (runtime.desk.recorder.max_notification_id() or 0) == 0:
         console.print("The event log is empty: seeding demo data (carelog demo).")
         _seed(runtime, accounts=demo_accounts, months=demo_months, seed=7, until=None)
-    for runner in runtime.runners:
-        with _progress(f"catching up {runner.name}") as update:
-            runner.catch_up(update)
-    app = create_app(settings, runtime=runtime)
+    if not no_workers:
+        for runner in runtime.runners:
+            with _progress(f"catching up {runner.name}") as update:
+                runner.catch_up(update)
+    app = create_app(settings, runtime=runtime, run_workers=not no_workers)
     where = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"Carelog on {where}  (GraphQL: {where}/graphql)")
     try:
         uvicorn.run(app, host=host or settings.host, port=port or settings.port,
-                    log_level="info")
+                    log_level="info", ws="websockets-sansio")
     finally:
         runtime.close()
 
@@ -149,6 +159,109 @@ def rebuild(projection: str | None) -> None:
             console.print(f"{runner.name}: {count} events folded, at position {runner.position}")
     finally:
         runtime.close()
+
+
+@main.group()
+def worker() -> None:
+    """Run one kind of worker process of the distributed mode (needs CARELOG_NATS_URL)."""
+
+
+@worker.command("relay")
+def worker_relay() -> None:
+    """Publish the event log to the JetStream stream, in order, exactly once per position.
+
+    Run one or more: one holds the lease and publishes, the others wait to take over.
+    """
+    _run_workers(relay=True, projections=None)
+
+
+@worker.command("projections")
+@click.argument("names", nargs=-1)
+def worker_projections(names: tuple[str, ...]) -> None:
+    """Keep views (NAMES, or all of them) from the stream, one durable consumer each."""
+    _run_workers(relay=False, projections=list(names))
+
+
+def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
+    import asyncio
+    import signal
+
+    from workers.distributed import NatsWorkers
+
+    settings = _settings()
+    if not settings.is_distributed:
+        raise click.UsageError("workers need CARELOG_NATS_URL; without NATS, `carelog serve` "
+                               "keeps the views itself")
+    runtime = Runtime.open(settings)
+    try:
+        try:
+            runners = [] if projections is None else runtime.select(projections)
+        except KeyError as error:
+            raise click.BadParameter(str(error.args[0]), param_hint="NAMES") from None
+
+        async def run() -> None:
+            what = "relay" if relay else "projections"
+            async with NatsWorkers(settings, ApplicationLog(runtime.desk), runtime.store,
+                                   runners, relay=relay, name=f"carelog-{what}") as workers:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, workers.stop.set)
+                console.print(f"carelog worker {what} running "
+                              f"({', '.join(r.name for r in runners) or 'relay'})")
+                await workers.wait()
+
+        asyncio.run(run())
+    finally:
+        runtime.close()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(as_json: bool) -> None:
+    """Each view's and the relay's position against the head of the log, their lag in
+    events and seconds, dead letters, and the stream and its consumers (with NATS)."""
+    import asyncio
+    import json
+
+    from api.status import gather_status, render_status
+
+    settings = _settings()
+    runtime = Runtime.open(settings, prepare=False)
+    try:
+        report = asyncio.run(gather_status(runtime))
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    else:
+        render_status(report, Console())
+    if report["dead_letters"] or report.get("stream_error"):
+        sys.exit(1)
+
+
+@main.group()
+def stream() -> None:
+    """Operations on the JetStream stream of the distributed mode."""
+
+
+@stream.command("reset")
+@click.confirmation_option(prompt="Delete the stream and its consumers, and re-publish the "
+                                  "whole log into a new one?")
+def stream_reset() -> None:
+    """Delete the stream; the running relay re-publishes the whole log into a new one.
+
+    Views are untouched: each projector skips what it already holds. Use it after a data
+    loss on the NATS side, or to move the stream to other settings (replicas, storage).
+    """
+    import asyncio
+
+    from integrations.nats.stream import reset_stream
+
+    settings = _settings()
+    if not settings.is_distributed:
+        raise click.UsageError("there is no stream without CARELOG_NATS_URL")
+    asyncio.run(reset_stream(settings))
+    console.print("Stream deleted; the relay publishes the log into a new one.")
 
 
 if __name__ == "__main__":

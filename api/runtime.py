@@ -29,8 +29,14 @@ class Runtime:
     services: Services
 
     @classmethod
-    def open(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
-        """The embedded wiring: threads follow the log, an in-process feed announces."""
+    def open(cls, settings: Settings, clock: Clock | None = None, *,
+             prepare: bool = True) -> Runtime:
+        """The embedded wiring: threads follow the log, an in-process feed announces.
+
+        With `prepare`, views are made ready to fold: tables created, and a view kept by an
+        older version of its projection is emptied to be rebuilt. Without it (for reports),
+        nothing is changed.
+        """
         desk = open_desk(settings, clock or SystemClock())
         store = open_views(settings)
         rates = ReportingRates(settings.currency, settings.fx_rates)
@@ -39,7 +45,8 @@ class Runtime:
                                     on_folded=feed.announce)
                    for p in all_projections(rates)]
         pool = ProjectorPool(runners)
-        pool.prepare()
+        if prepare:
+            pool.prepare()
         services = Services(settings, desk, store, [r.name for r in runners], pool.nudge, feed)
         return cls(settings, desk, store, runners, pool, services)
 

@@ -71,7 +71,7 @@ class NatsWorkers:
             self.tasks.append(asyncio.create_task(self._guard(projector.name,
                                                               projector.run(self.stop))))
         if self.run_relay:
-            self.relay = Relay(self.events, self.store, js, self.subjects,
+            self.relay = Relay(self.settings, self.events, self.store, js,
                                relay_lease(self.settings))
             self.tasks.append(asyncio.create_task(self._guard("relay",
                                                               self.relay.run(self.stop))))

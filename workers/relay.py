@@ -25,8 +25,9 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from integrations.nats.envelope import MessageId, headers_for, log_epoch
-from integrations.nats.stream import StartupCheckError, last_message_id
+from integrations.nats.stream import StartupCheckError, ensure_stream, last_message_id
 from integrations.nats.subjects import Subjects
+from integrations.settings import Settings
 from projections.runner import EventLog
 from projections.store import ViewStore
 from workers.lease import Lease, acquire
@@ -44,13 +45,14 @@ class RelayStats:
 
 
 class Relay:
-    def __init__(self, events: EventLog, store: ViewStore, js: JetStreamContext,
-                 subjects: Subjects, lease: Lease, window: int = 1000,
-                 ack_timeout: float = 10.0, poll_interval: float = 0.2) -> None:
+    def __init__(self, settings: Settings, events: EventLog, store: ViewStore,
+                 js: JetStreamContext, lease: Lease, window: int = 1000,
+                 ack_timeout: float = 10.0, poll_interval: float = 0.05) -> None:
+        self.settings = settings
+        self.subjects = Subjects(settings.nats_prefix)
         self.events = events
         self.store = store
         self.js = js
-        self.subjects = subjects
         self.lease = lease
         self.window = window
         self.ack_timeout = ack_timeout
@@ -106,6 +108,7 @@ class Relay:
         if not first:
             return False
         self.epoch = log_epoch(first[0])
+        await ensure_stream(self.js, self.settings)  # it may have been deleted meanwhile
         last = await last_message_id(self.js, self.subjects.stream)
         if last is not None and last.epoch != self.epoch:
             raise StartupCheckError(

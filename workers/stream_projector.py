@@ -62,16 +62,22 @@ class StreamProjector:
     async def run(self, stop: asyncio.Event) -> None:
         """Fold until `stop` is set; raises `ProjectionStoppedError` after a dead letter."""
         await asyncio.to_thread(self.runner.prepare)
-        await self.ensure_consumer()
-        subscription = await self.js.pull_subscribe_bind(self.durable, self.subjects.stream)
+        subscription = None
         backoff = 0.2
         while not stop.is_set():
             try:
+                if subscription is None:
+                    await self.ensure_consumer()
+                    subscription = await self.js.pull_subscribe_bind(self.durable,
+                                                                     self.subjects.stream)
                 messages = await subscription.fetch(self.batch, timeout=1.0)
             except NatsTimeoutError:
                 continue
-            except Exception as error:  # NATS away: the client reconnects by itself
-                log.warning("projector %s: fetch failed (%s); retrying", self.name, error)
+            except Exception as error:  # NATS away, or the stream was reset: bind again
+                log.warning("projector %s: %s: %s; retrying", self.name,
+                            type(error).__name__, error)
+                subscription = None
+                self._last_seq = None
                 await _sleep(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

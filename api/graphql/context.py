@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 
 import strawberry
-from litestar import Request
+from litestar import Request, WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
@@ -25,7 +25,9 @@ class CareContext(BaseContext, kw_only=True):
 Info: TypeAlias = strawberry.Info[CareContext, None]
 
 
-def build_context(services: Services, viewer: Viewer) -> CareContext:
+def build_context(services: Services, viewer: Viewer, *, cache: bool = True) -> CareContext:
+    """A context for one operation; a subscription's lives long, so it must not cache rows."""
+
     async def load_accounts(ids: list[str]) -> list[Row | None]:
         found = await services.read(services.accounts.get_many, ids)
         return [found.get(i) for i in ids]
@@ -35,12 +37,14 @@ def build_context(services: Services, viewer: Viewer) -> CareContext:
         return [found.get(i) for i in ids]
 
     return CareContext(services=services, viewer=viewer,
-                       accounts=DataLoader(load_fn=load_accounts),
-                       cases=DataLoader(load_fn=load_cases))
+                       accounts=DataLoader(load_fn=load_accounts, cache=cache),
+                       cases=DataLoader(load_fn=load_cases, cache=cache))
 
 
-async def context_getter(request: Request[Any, Any, Any]) -> CareContext:
+async def context_getter(
+        request: Request[Any, Any, Any] | WebSocket[Any, Any, Any]) -> CareContext:
     services: Services = request.app.state.services
     # Authentication arrives with the security work; until then every caller is the
     # development administrator, and every resolver still goes through `authorize`.
-    return build_context(services, DEVELOPMENT_ADMIN)
+    return build_context(services, DEVELOPMENT_ADMIN,
+                         cache=not isinstance(request, WebSocket))

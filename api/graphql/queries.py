@@ -117,6 +117,4 @@ class Query:
         services = info.context.services
         await services.wait_for(wait_for)
         rows = await services.read(services.cases.queue_summary)
-        return [QueueSummary(line=r["line"], open_count=r["open_count"],
-                             unassigned=r["unassigned"] or 0, escalated=r["escalated"] or 0,
-                             oldest_opened_at=r["oldest_opened_at"]) for r in rows]
+        return [QueueSummary.from_row(r) for r in rows]

@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from api.graphql.errors import CarelogSchema, ErrorCodes
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
+from api.graphql.subscriptions import Subscription
 
 
 def build_schema(*, production: bool) -> CarelogSchema:
@@ -29,5 +30,6 @@ def build_schema(*, production: bool) -> CarelogSchema:
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return CarelogSchema(query=Query, mutation=Mutation, extensions=extensions,
+    return CarelogSchema(query=Query, mutation=Mutation, subscription=Subscription,
+                         extensions=extensions,
                          config=StrawberryConfig(auto_camel_case=True))

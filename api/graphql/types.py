@@ -111,6 +111,11 @@ class QueueSummary:
     escalated: int
     oldest_opened_at: datetime | None
 
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> QueueSummary:
+        return cls(line=r["line"], open_count=r["open_count"], unassigned=r["unassigned"] or 0,
+                   escalated=r["escalated"] or 0, oldest_opened_at=r["oldest_opened_at"])
+
 
 @strawberry.type
 class CommandResult:

@@ -110,3 +110,42 @@ def durability_warning(settings: Settings) -> str | None:
     if jetstream.get("sync_always") or settings.nats_replicas >= 3:
         return None
     return f"nats-server {varz.get('version')} fsyncs lazily: {advice}"
+
+
+async def reset_stream(settings: Settings) -> bool:
+    """Delete the stream and its consumers; False when there was none."""
+    nc = await connect(settings, "carelog-stream-reset")
+    try:
+        await nc.jetstream().delete_stream(Subjects(settings.nats_prefix).stream)
+    except NotFoundError:
+        return False
+    finally:
+        await nc.close()
+    return True
+
+
+async def stream_report(settings: Settings, consumers: list[str]) -> dict[str, object]:
+    """The stream's state and each consumer's, for `carelog status`."""
+    subjects = Subjects(settings.nats_prefix)
+    nc = await connect(settings, "carelog-status")
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(subjects.stream)
+        report: dict[str, object] = {
+            "name": subjects.stream, "messages": info.state.messages,
+            "first_seq": info.state.first_seq, "last_seq": info.state.last_seq,
+            "replicas": info.config.num_replicas,
+            "last": str(await last_message_id(js, subjects.stream) or "")}
+        found: dict[str, object] = {}
+        for name in consumers:
+            try:
+                c = await js.consumer_info(subjects.stream, subjects.consumer(name))
+            except NotFoundError:
+                found[name] = None
+                continue
+            found[name] = {"pending": c.num_pending, "ack_pending": c.num_ack_pending,
+                           "redelivered": c.num_redelivered}
+        report["consumers"] = found
+        return report
+    finally:
+        await nc.close()

@@ -1,0 +1,75 @@
+"""Root subscription fields: each listens to the view-change feed and re-reads its view.
+
+The feed says which events a projector folded (in this process or, on NATS, in any other);
+a subscriber re-reads the committed view, so what it sees is always what a query would see.
+Each subscription answers first with the current state, then with every change: a client
+needs no separate query and cannot miss a change between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from uuid import UUID
+
+import strawberry
+
+from api.auth import Action, authorize
+from api.graphql.context import Info
+from api.graphql.objects import Account, Case
+from api.graphql.types import QueueSummary
+from domain.errors import NotFoundError
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="The case each time it changes.")
+    async def case_updated(self, info: Info, case_id: UUID) -> AsyncGenerator[Case, None]:
+        services = info.context.services
+        key = str(case_id)
+        async with services.feed.listen(["case_queues"]) as changes:
+            row = (await services.read(services.cases.get_many, [key])).get(key)
+            if row is None:
+                raise NotFoundError(f"case {case_id} not found")
+            authorize(info.context.viewer, Action.READ_CASES, row["account_id"])
+            yield Case.from_row(row)
+            async for change in changes:
+                if any(c.case_id == key for c in change.changes):
+                    row = (await services.read(services.cases.get_many, [key])).get(key)
+                    if row is not None:
+                        yield Case.from_row(row)
+
+    @strawberry.subscription(description="The account each time its view changes.")
+    async def account_updated(self, info: Info,
+                              account_id: UUID) -> AsyncGenerator[Account, None]:
+        services = info.context.services
+        key = str(account_id)
+        authorize(info.context.viewer, Action.READ_ACCOUNTS, account_id)
+        currency = services.settings.currency
+        async with services.feed.listen(["accounts"]) as changes:
+            row = (await services.read(services.accounts.get_many, [key])).get(key)
+            if row is None:
+                raise NotFoundError(f"account {account_id} not found")
+            yield Account.from_row(row, currency)
+            async for change in changes:
+                if any(c.account_id == key for c in change.changes):
+                    row = (await services.read(services.accounts.get_many, [key])).get(key)
+                    if row is not None:
+                        yield Account.from_row(row, currency)
+
+    @strawberry.subscription(description="A support line's queue each time a case moves.")
+    async def queue_changed(self, info: Info, line: int) -> AsyncGenerator[QueueSummary, None]:
+        services = info.context.services
+        authorize(info.context.viewer, Action.WORK_CASES)
+        async with services.feed.listen(["case_queues"]) as changes:
+            yield await _queue(info, line)
+            async for change in changes:
+                if any(c.topic.startswith("carelog:Case.") for c in change.changes):
+                    yield await _queue(info, line)
+
+
+async def _queue(info: Info, line: int) -> QueueSummary:
+    services = info.context.services
+    summaries = await services.read(services.cases.queue_summary)
+    return next((QueueSummary.from_row(r) for r in summaries if r["line"] == line),
+                QueueSummary(line=line, open_count=0, unassigned=0, escalated=0,
+                             oldest_opened_at=None))
