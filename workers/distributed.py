@@ -8,6 +8,7 @@ view-change feed, so its GraphQL subscriptions hear what any projector folded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine, Sequence
 from types import TracebackType
@@ -115,5 +116,8 @@ class NatsWorkers:
             for task in pending:
                 task.cancel()
         if self.nc is not None:
-            await self.nc.drain()
+            if self.nc.is_connected:
+                with contextlib.suppress(Exception):  # view-change hints still buffered
+                    await self.nc.flush(timeout=2)
+            await self.nc.close()
 

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Sequence
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -71,7 +70,7 @@ class StreamProjector:
                     subscription = await self.js.pull_subscribe_bind(self.durable,
                                                                      self.subjects.stream)
                 messages = await subscription.fetch(self.batch, timeout=1.0)
-            except NatsTimeoutError:
+            except TimeoutError:  # nothing new within the second (nats' and asyncio's alike)
                 continue
             except Exception as error:  # NATS away, or the stream was reset: bind again
                 log.warning("projector %s: %s: %s; retrying", self.name,
