@@ -126,23 +126,33 @@ class ProjectionRunner:
         stored position were folded already (a redelivery, or another runner was faster) and
         are skipped; if the stored position is behind `follows`, the notifications between
         are read from the log first, so nothing is ever skipped. Returns how many were folded.
+
+        When a notification cannot be folded, what precedes it is committed before the
+        `FoldError` is raised, so the view stops right before the culprit.
         """
         topics = self.projection.topics
-        with self.store.transaction() as tx:
-            stored = tx.lock_position(self.name)
-            at = stored[0] if stored else 0
-            if at < follows:
-                page = [*self._between(at, follows), *page]
-            fresh = [n for n in page if n.id > at]
-            changes: list[Change] = []
-            if fresh:
-                rows = RowBatch(tx)
-                for notification in fresh:
-                    if notification.topic in topics:
-                        event = self._fold(notification, rows)
-                        changes.append(Change.of(notification.topic, event))
-                rows.flush()
-                tx.set_position(self.name, fresh[-1].id, self.projection.version)
+        try:
+            with self.store.transaction() as tx:
+                stored = tx.lock_position(self.name)
+                at = stored[0] if stored else 0
+                if at < follows:
+                    page = [*self._between(at, follows), *page]
+                fresh = [n for n in page if n.id > at]
+                changes: list[Change] = []
+                if fresh:
+                    rows = RowBatch(tx)
+                    for notification in fresh:
+                        if notification.topic in topics:
+                            event = self._fold(notification, rows)
+                            changes.append(Change.of(notification.topic, event))
+                    rows.flush()
+                    tx.set_position(self.name, fresh[-1].id, self.projection.version)
+        except FoldError as error:
+            # `page` now runs on from the stored position `at`, gap filled.
+            before = [n for n in page if n.id < error.notification.id]
+            if before:
+                self.apply(before, follows=at)
+            raise
         self.position = fresh[-1].id if fresh else at
         if changes and self.on_folded is not None:
             self.on_folded(ViewChange(self.name, self.position, tuple(changes)))

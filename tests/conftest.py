@@ -24,6 +24,7 @@ from api.app import create_app
 from api.runtime import Runtime
 from integrations.clock import FakeClock
 from integrations.settings import Settings
+from tests.servers import NatsServer
 
 ADMIN_URL = os.environ.get("CARELOG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -145,3 +146,28 @@ def gql(client: TestClient[Any]) -> GraphQL:
         return dict(body["data"])
 
     return run
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A nats-server with JetStream shared by the tests that do not break it."""
+    server = NatsServer(tmp_path_factory.mktemp("nats"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of this test alone, for tests that kill, stop or restart it."""
+    server = NatsServer(tmp_path / "nats")
+    server.workdir.mkdir()
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def nats_prefix() -> str:
+    """Subjects and stream of this test alone on a shared server."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -20,6 +20,7 @@ from integrations.nats.changes import NatsChangeFeed
 from integrations.nats.stream import connect, durability_warning, ensure_stream
 from integrations.nats.subjects import Subjects
 from integrations.settings import Settings
+from projections.changes import ViewChange
 from projections.runner import EventLog, ProjectionRunner
 from projections.store import ViewStore
 from workers.lease import FileLease, Lease, PostgresLease
@@ -54,6 +55,7 @@ class NatsWorkers:
         self._feed: NatsChangeFeed | None = None
         self.relay: Relay | None = None
         self.projectors: list[StreamProjector] = []
+        self._announcers: list[Callable[[ViewChange], None] | None] = []
 
     async def __aenter__(self) -> NatsWorkers:
         self.nc = await connect(self.settings, self.name)
@@ -65,6 +67,7 @@ class NatsWorkers:
         self._feed = NatsChangeFeed(self.nc, self.subjects, asyncio.get_running_loop())
         await self._feed.start()
         for runner in self.runners:
+            self._announcers.append(runner.on_folded)
             runner.on_folded = self._feed.announce
             projector = StreamProjector(runner, js, self.subjects,
                                         batch=self.settings.projection_page_size)
@@ -111,6 +114,8 @@ class NatsWorkers:
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
         self.stop.set()
+        for runner, announce in zip(self.runners, self._announcers, strict=False):
+            runner.on_folded = announce
         if self.tasks:
             _, pending = await asyncio.wait(self.tasks, timeout=15)
             for task in pending:

@@ -46,7 +46,10 @@ class NatsChangeFeed:
     def announce(self, change: ViewChange) -> None:
         payload = json.dumps(change.to_json(), separators=(",", ":")).encode()
         subject = self.subjects.views(change.projection)
-        self.loop.call_soon_threadsafe(self._spawn, subject, payload)
+        try:
+            self.loop.call_soon_threadsafe(self._spawn, subject, payload)
+        except RuntimeError:  # the loop has closed: nobody is left to tell
+            log.debug("view change on %s after the feed closed", subject)
 
     def _spawn(self, subject: str, payload: bytes) -> None:
         task = self.loop.create_task(self._publish(subject, payload))

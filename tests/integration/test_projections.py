@@ -10,11 +10,12 @@ import pytest
 
 from api.demo import DemoGenerator
 from api.runtime import Runtime
-from projections.case_queues import CaseFilter
+from projections.case_queues import CaseFilter, CaseQueuesProjection
 from projections.projection import Projection
-from projections.runner import ProjectionRunner
+from projections.runner import FoldError, ProjectionRunner
 from projections.store import ViewStore
 from tests.conftest import START
+from workers.projectors import ProjectorPool
 
 pytestmark = pytest.mark.integration
 
@@ -146,3 +147,68 @@ def test_projector_pool_follows_new_commands(runtime: Runtime) -> None:
         deadline.wait(0.02)
     assert runtime.store.positions()["accounts"] >= result.notification_id
     assert [s.last_error for s in runtime.pool.status()] == [None, None]
+
+
+class PoisonedCases(Projection):
+    """A view with a bug: it cannot fold an escalation."""
+
+    name = "poisoned_cases"
+    tables = CaseQueuesProjection.tables
+
+    def __init__(self) -> None:
+        self.inner = CaseQueuesProjection()
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return self.inner.topics
+
+    def apply(self, topic: str, event: Any, rows: Any, position: int) -> None:
+        if topic == "carelog:Case.Escalated":
+            raise ValueError("cannot fold an escalation")
+        self.inner.apply(topic, event, rows, position)
+
+
+def _poisoned_log(runtime: Runtime) -> tuple[int, int]:
+    """A case, then its escalation (the poison), then more: (poison id, head)."""
+    desk = runtime.desk
+    account_id = desk.open_account(name="Globex", tier="vip", manager="Anna Berg",
+                                   currency="EUR", actor="staff:ann",
+                                   occurred_at=START - timedelta(days=3)).ids["accountId"]
+    case_id = desk.open_case(account_id=account_id, channel="email", subject="Broken",
+                             text="It is broken", actor="contact:x",
+                             occurred_at=START - timedelta(days=2)).ids["caseId"]
+    poison = desk.escalate_case(case_id=case_id, reason="Needs line 2", actor="staff:ann",
+                                occurred_at=START - timedelta(days=1))
+    desk.assign_case(case_id=case_id, agent="ivy", actor="staff:ann", occurred_at=START)
+    return poison.notification_id, int(desk.recorder.max_notification_id() or 0)
+
+
+def test_a_fold_error_commits_what_precedes_the_culprit_once(runtime: Runtime) -> None:
+    poison, head = _poisoned_log(runtime)
+    runner = ProjectionRunner(PoisonedCases(), runtime.store, runtime.runners[0].events)
+    runner.prepare()
+    last = runtime.desk.recorder.select_notifications(start=head, limit=1)
+    with pytest.raises(FoldError) as failed:
+        runner.apply(last, follows=head - 1)  # the runner fills the gap from the log
+    assert failed.value.notification.id == poison
+    assert runtime.store.positions()["poisoned_cases"] == poison - 1
+    rows = dump(runtime.store, runner.projection)["case_interactions"]
+    assert len(rows) == 1, "the opening message is folded once"
+
+
+def test_the_embedded_pool_dead_letters_a_poison_event_and_stops(runtime: Runtime) -> None:
+    poison, _ = _poisoned_log(runtime)
+    runner = ProjectionRunner(PoisonedCases(), runtime.store, runtime.runners[0].events)
+    pool = ProjectorPool([runner], poll_interval=0.01, max_fold_attempts=3)
+    pool.prepare()
+    pool.start()
+    for _ in range(500):
+        if runtime.store.dead_letters():
+            break
+        threading.Event().wait(0.01)
+    pool.stop()
+    [letter] = runtime.store.dead_letters()
+    assert (letter.name, letter.notification_id, letter.deliveries) == (
+        "poisoned_cases", poison, 3)
+    assert runtime.store.positions()["poisoned_cases"] == poison - 1
+    assert pool.status()[0].running is False

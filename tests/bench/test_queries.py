@@ -1,0 +1,151 @@
+"""Latency of the managers' top-200 `accounts` query on the big log (default 1M events).
+
+Three layers, so the overhead of each is visible:
+  1. over HTTP: a real uvicorn server (in a thread, on a free loopback port) serving
+     `create_app`, with its projectors following the log, and an httpx keep-alive client;
+  2. the same GraphQL operation executed in-process by the schema (no HTTP);
+  3. `AccountsView.page` alone (the view read, no GraphQL).
+One client, sequential requests, after a warm-up. The goal for (1) is under 10 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from api.auth import DEVELOPMENT_ADMIN
+from api.graphql.context import build_context
+from api.graphql.schema import build_schema
+from api.runtime import Runtime
+from tests.bench.conftest import REQUESTS, BigLogs, figure, log_label
+
+pytestmark = pytest.mark.bench
+
+TOP_200 = ("{ accounts(first: 200, keyAccountsOnly: true) { edges { node { id name "
+           "arr { amount currency } rank isKeyAccount tier manager } } } }")
+WARM_UP = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Run uvicorn in a thread until the block ends; yields the base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped while starting"
+        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _check(body: dict[str, Any]) -> None:
+    assert not body.get("errors"), body.get("errors")
+    edges = body["data"]["accounts"]["edges"]
+    assert len(edges) == 200, len(edges)
+    assert [e["node"]["rank"] for e in edges] == list(range(1, 201))
+
+
+def _timings(run: Callable[[], None], n: int) -> list[float]:
+    for _ in range(WARM_UP):
+        run()
+    durations = []
+    for _ in range(n):
+        started = time.perf_counter()
+        run()
+        durations.append(time.perf_counter() - started)
+    return durations
+
+
+def _report(backend: str, what: str, durations: list[float]) -> None:
+    ms = sorted(d * 1000 for d in durations)
+    n = len(ms)
+    figure(backend, f"{what}: median", statistics.median(ms), "ms")
+    figure(backend, f"{what}: p95", ms[int(n * 0.95)], "ms")
+    figure(backend, f"{what}: p99", ms[int(n * 0.99)], "ms")
+    figure(backend, f"{what}: requests/s, 1 client", n / (sum(ms) / 1000), "req/s")
+
+
+@pytest.mark.timeout(1800)
+def test_top_200_accounts_latency(backend: str, big_logs: BigLogs,
+                                  request: pytest.FixtureRequest) -> None:
+    log = big_logs.get(backend, request)
+    runtime = Runtime.open(log.settings)
+    try:
+        started = time.perf_counter()
+        for runner in runtime.runners:  # normally a no-op: the views were kept with the log
+            runner.catch_up()
+        if (seconds := time.perf_counter() - started) > 1:
+            figure(backend, "query: views had to catch up first", seconds, "s")
+        head = int(runtime.desk.recorder.max_notification_id() or 0)
+        assert runtime.store.positions() == {r.name: head for r in runtime.runners}
+        label = log_label(head)
+
+        # 1. Over HTTP, through uvicorn, Litestar and strawberry.
+        app = create_app(runtime.settings, runtime=runtime)
+        with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+            def over_http() -> None:
+                response = client.post("/graphql", json={"query": TOP_200})
+                assert response.status_code == 200, response.text
+                _check(response.json())
+
+            over_http()
+            http = _timings(over_http, REQUESTS)
+        _report(backend, f"{label}: top-200 accounts, HTTP GraphQL", http)
+
+        # 2. The schema alone, in-process: the same operation, a fresh context each time.
+        schema = build_schema(production=runtime.settings.is_production)
+
+        async def in_process() -> list[float]:
+            async def once() -> None:
+                result = await schema.execute(
+                    TOP_200, context_value=build_context(runtime.services, DEVELOPMENT_ADMIN))
+                assert result.errors is None, result.errors
+                _check({"data": result.data})
+
+            for _ in range(WARM_UP):
+                await once()
+            durations = []
+            for _ in range(REQUESTS):
+                started = time.perf_counter()
+                await once()
+                durations.append(time.perf_counter() - started)
+            return durations
+
+        _report(backend, f"{label}: top-200 accounts, GraphQL in-process",
+                asyncio.run(in_process()))
+
+        # 3. The view read alone.
+        view = runtime.services.accounts
+
+        def page() -> None:
+            rows = view.page(200, None, "ARR_DESC", True).rows
+            assert len(rows) == 200
+
+        _report(backend, f"{label}: top-200 accounts, AccountsView.page", _timings(page, REQUESTS))
+    finally:
+        runtime.close()
