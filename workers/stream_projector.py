@@ -1,6 +1,8 @@
 """A projection fed by the JetStream stream: the same `ProjectionRunner` as in `carelog serve`.
 
-One durable pull consumer per projection. A fetched batch is folded in stream order, its rows
+One durable pull consumer per projection. Its ack wait is short (5 s) on purpose: a batch
+commits well within it, and what a crashed projector had fetched comes back that much sooner
+to the one that replaces it (a late ack only costs a redelivery, which is skipped). A fetched batch is folded in stream order, its rows
 and position committed in one transaction, and only then acknowledged. A redelivered message
 the view already holds is acknowledged and ignored. When the messages do not follow the last
 one folded (a restart, a redelivery after a crash), the runner reads whatever lies between from
@@ -32,7 +34,7 @@ class ProjectionStoppedError(RuntimeError):
 
 class StreamProjector:
     def __init__(self, runner: ProjectionRunner, js: JetStreamContext, subjects: Subjects,
-                 batch: int = 500, ack_wait: float = 30.0, max_deliveries: int = 5) -> None:
+                 batch: int = 500, ack_wait: float = 5.0, max_deliveries: int = 5) -> None:
         self.runner = runner
         self.js = js
         self.subjects = subjects
