@@ -1,13 +1,15 @@
 """A projection fed by the JetStream stream: the same `ProjectionRunner` as in `carelog serve`.
 
-One durable pull consumer per projection. Its ack wait is short (5 s) on purpose: a batch
-commits well within it, and what a crashed projector had fetched comes back that much sooner
-to the one that replaces it (a late ack only costs a redelivery, which is skipped). A fetched batch is folded in stream order, its rows
+One durable pull consumer per projection. A fetched batch is folded in stream order, its rows
 and position committed in one transaction, and only then acknowledged. A redelivered message
 the view already holds is acknowledged and ignored. When the messages do not follow the last
 one folded (a restart, a redelivery after a crash), the runner reads whatever lies between from
 the log itself, so the view never skips an event. A notification the projection cannot fold is
 retried; after `max_deliveries` attempts it is dead-lettered and the projection stops.
+
+The ack wait is short (5 s) on purpose: a batch commits well within it, and what a crashed
+projector had fetched comes back that much sooner to the one replacing it (a late ack only
+costs a redelivery, which is skipped).
 """
 
 from __future__ import annotations
