@@ -42,6 +42,7 @@ class NatsServer:
     cluster_port: int | None = None
     routes: list[int] = field(default_factory=list)
     cluster_name: str = "carelog-test"
+    jetstream: bool = True
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -55,8 +56,9 @@ class NatsServer:
     def config(self) -> Path:
         store = self.workdir / f"{self.name}-store"
         lines = [f'server_name: "{self.name}"', f'listen: "127.0.0.1:{self.port}"',
-                 f'http: "127.0.0.1:{self.monitor_port}"',
-                 f'jetstream {{ store_dir: "{store}" }}']
+                 f'http: "127.0.0.1:{self.monitor_port}"']
+        if self.jetstream:
+            lines.append(f'jetstream {{ store_dir: "{store}" }}')
         if self.cluster_port is not None:
             routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
             lines.append(f'cluster {{ name: "{self.cluster_name}" listen: '
@@ -80,7 +82,8 @@ class NatsServer:
             if self.process.poll() is not None:
                 raise RuntimeError((self.workdir / f"{self.name}.log").read_text()[-2000:])
             try:
-                with urllib.request.urlopen(f"{self.monitor_url}/healthz?js-enabled-only=true",
+                health = "/healthz?js-enabled-only=true" if self.jetstream else "/healthz"
+                with urllib.request.urlopen(f"{self.monitor_url}{health}",
                                             timeout=1) as response:
                     if response.status == 200:
                         return

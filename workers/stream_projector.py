@@ -15,6 +15,7 @@ costs a redelivery, which is skipped).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -67,24 +68,33 @@ class StreamProjector:
         await asyncio.to_thread(self.runner.prepare)
         subscription = None
         backoff = 0.2
+        idle = 0
         while not stop.is_set():
             try:
                 if subscription is None:
                     await self.ensure_consumer()
                     subscription = await self.js.pull_subscribe_bind(self.durable,
                                                                      self.subjects.stream)
+                if idle >= 5:  # a deleted stream or consumer only shows as silence
+                    idle = 0
+                    await self.js.consumer_info(self.subjects.stream, self.durable)
                 messages = await subscription.fetch(self.batch, timeout=1.0)
             except TimeoutError:  # nothing new within the second (nats' and asyncio's alike)
+                idle += 1
                 continue
             except Exception as error:  # NATS away, or the stream was reset: bind again
                 log.warning("projector %s: %s: %s; retrying", self.name,
                             type(error).__name__, error)
+                if subscription is not None:
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
                 subscription = None
                 self._last_seq = None
                 await _sleep(stop, backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.2
+            idle = 0
             await self.fold(messages)
 
     async def fold(self, messages: Sequence[Msg]) -> None:

@@ -109,7 +109,19 @@ def durability_warning(settings: Settings) -> str | None:
     jetstream = varz.get("jetstream", {}).get("config", {})
     if jetstream.get("sync_always") or settings.nats_replicas >= 3:
         return None
-    return f"nats-server {varz.get('version')} fsyncs lazily: {advice}"
+    version = str(varz.get("version", "?"))
+    if _older_than(version, (2, 10)):
+        return (f"nats-server {version} fsyncs lazily and cannot be told otherwise "
+                f"(sync_interval needs 2.10 or newer): upgrade, then {advice}")
+    return f"nats-server {version} fsyncs lazily: {advice}"
+
+
+def _older_than(version: str, floor: tuple[int, int]) -> bool:
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return False
+    return (major, minor) < floor
 
 
 async def reset_stream(settings: Settings) -> bool:

@@ -11,6 +11,7 @@ One client, sequential requests, after a warm-up. The goal for (1) is under 10 m
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import statistics
 import threading
@@ -94,6 +95,8 @@ def _report(backend: str, what: str, durations: list[float]) -> None:
 def test_top_200_accounts_latency(backend: str, big_logs: BigLogs,
                                   request: pytest.FixtureRequest) -> None:
     log = big_logs.get(backend, request)
+    # The app's logging setup lets httpx log every request at INFO: noise, and client time.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime = Runtime.open(log.settings)
     try:
         started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,6 +16,13 @@ from api.demo import DemoGenerator
 from api.runtime import Runtime
 from integrations.clock import FakeClock
 from integrations.nats.envelope import MessageId
+from integrations.nats.stream import (
+    StartupCheckError,
+    connect,
+    durability_warning,
+    ensure_stream,
+    reset_stream,
+)
 from integrations.nats.subjects import Subjects
 from integrations.settings import Settings
 from projections.changes import ViewChange
@@ -155,3 +163,103 @@ def test_one_relay_publishes_and_another_takes_over_when_it_stops(runtime: Runti
     run(scenario())
     ids = run(stream_ids(runtime.settings.nats_url or "", runtime.settings.nats_prefix))
     assert ids == log_ids(runtime)
+
+
+def test_a_stream_reset_is_republished_from_the_log_and_views_skip_what_they_hold(
+        runtime: Runtime) -> None:
+    head = seed(runtime, accounts=3)
+
+    async def scenario() -> None:
+        async with workers(runtime):
+            await until(lambda: all(runtime.store.positions().get(n, 0) == head
+                                    for n in (RELAY, "accounts", "case_queues")))
+            assert await reset_stream(runtime.settings)
+            later = await asyncio.to_thread(
+                runtime.desk.open_account, name="After Reset", tier="vip",
+                manager="Anna Berg", currency="EUR", actor="staff:ann",
+                occurred_at=START - timedelta(days=1))
+            await until(lambda: all(runtime.store.positions().get(n, 0)
+                                    == later.notification_id
+                                    for n in (RELAY, "accounts", "case_queues")), 60)
+
+    run(scenario())
+    assert run(stream_ids(runtime.settings.nats_url or "", runtime.settings.nats_prefix)) \
+        == log_ids(runtime)
+    kept = {r.name: dump(runtime.store, r.projection) for r in runtime.runners}
+    for runner in runtime.runners:
+        runner.rebuild()
+    assert {r.name: dump(runtime.store, r.projection) for r in runtime.runners} == kept
+
+
+def test_a_server_without_jetstream_is_refused_with_the_fix(
+        tmp_path: Any, make_settings: Callable[..., Settings]) -> None:
+    server = NatsServer(tmp_path, jetstream=False)
+    server.start()
+    try:
+        settings = make_settings("sqlite", nats_url=server.url)
+
+        async def scenario() -> None:
+            nc = await connect(settings, "test")
+            try:
+                await ensure_stream(nc.jetstream(), settings)
+            finally:
+                await nc.close()
+
+        with pytest.raises(StartupCheckError, match="start nats-server with -js"):
+            run(scenario())
+    finally:
+        server.stop()
+
+
+def test_a_stream_of_another_shape_is_refused(nats_settings: Settings) -> None:
+    subjects = Subjects(nats_settings.nats_prefix)
+
+    async def scenario() -> None:
+        nc = await connect(nats_settings, "test")
+        js = nc.jetstream()
+        try:
+            await js.add_stream(name=subjects.stream, subjects=[f"{subjects.prefix}.other.>"])
+            await ensure_stream(js, nats_settings)
+        finally:
+            await js.delete_stream(subjects.stream)
+            await nc.close()
+
+    with pytest.raises(StartupCheckError, match="carelog stream reset"):
+        run(scenario())
+
+
+def test_the_durability_check_reads_the_server_and_names_the_setting(
+        nats_settings: Settings, nats_server: NatsServer) -> None:
+    warning = durability_warning(nats_settings)
+    version = str(nats_server.varz()["version"])
+    assert warning is not None
+    assert version in warning
+    assert "sync_interval: always" in warning
+    unmonitored = durability_warning(replace(nats_settings, nats_monitor_url=None))
+    assert unmonitored is not None
+    assert "CARELOG_NATS_MONITOR_URL" in unmonitored
+    assert durability_warning(replace(nats_settings, nats_replicas=3)) is None
+
+
+def test_a_stream_holding_another_databases_events_is_refused(
+        runtime: Runtime, make_settings: Callable[..., Settings], clock: FakeClock) -> None:
+    seed(runtime, accounts=2)
+
+    async def relay_once(rt: Runtime) -> None:
+        async with workers(rt, projections=False) as w:
+            await until(lambda: rt.store.positions().get(RELAY)
+                        == rt.desk.recorder.max_notification_id() or w.tasks[-1].done(), 30)
+            if w.tasks[-1].done():
+                w.tasks[-1].result()
+
+    run(relay_once(runtime))
+    other = Runtime.open(replace(make_settings((runtime.settings.database_url and "postgres")
+                                               or "sqlite"),
+                                 nats_url=runtime.settings.nats_url,
+                                 nats_prefix=runtime.settings.nats_prefix), clock)
+    try:
+        seed(other, accounts=2, seed=99)
+        with pytest.raises(StartupCheckError, match="another database"):
+            run(relay_once(other))
+    finally:
+        other.close()
