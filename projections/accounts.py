@@ -7,6 +7,7 @@ change never rewrites every other row.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from projections.money import ReportingRates, to_cents
@@ -58,6 +59,10 @@ class AccountsProjection(Projection):
 
     def __init__(self, rates: ReportingRates) -> None:
         self.rates = rates
+
+    def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
+        if topic != "carelog:Account.Opened":
+            yield ACCOUNTS, (str(event.originator_id),)
 
     def _touch(self, row: dict[str, Any], e: Any, position: int) -> dict[str, Any]:
         row.update(version=e.originator_version, updated_at=e.occurred_at, position=position)

@@ -7,6 +7,7 @@ business-hours metrics belong to the support-metrics read model.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,10 @@ class CaseQueuesProjection(Projection):
     name = "case_queues"
     version = 1
     tables = (CASES, INTERACTIONS)
+
+    def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
+        if topic.startswith("carelog:Case.") and topic != "carelog:Case.Opened":
+            yield CASES, (str(event.originator_id),)
 
     def _case(self, rows: Rows, e: Any) -> dict[str, Any]:
         row = rows.get(CASES, str(e.originator_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from projections.rows import Rows
@@ -43,6 +43,14 @@ class Projection:
     @property
     def topics(self) -> frozenset[str]:
         return frozenset(self._handlers)
+
+    def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
+        """The rows folding this event will read, by table and (single-column) key.
+
+        The runner reads them for a whole page in one statement per table; a projection that
+        names nothing here still works, one read per row.
+        """
+        return ()
 
     def apply(self, topic: str, event: Any, rows: Rows, position: int) -> None:
         """Fold one event found at `position` in the log; other topics are ignored."""

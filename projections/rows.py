@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from projections.schema import Table
@@ -39,10 +40,23 @@ class RowBatch:
     def get(self, table: Table, *key: Any) -> Row | None:
         ck = (table.name, key)
         if ck not in self._cache:
-            found = self.tx.fetch_one(table.select_statement(), key)
+            found = self.tx.fetch_one(table.select_statement, key)
             self._cache[ck] = table.decode(found, self.tx.dialect) if found else _GONE
         row = self._cache[ck]
         return dict(row) if row is not None else None
+
+    def prefetch(self, table: Table, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Read many rows in one statement, so the fold that follows finds them cached."""
+        wanted = list(dict.fromkeys(k for k in keys if (table.name, k) not in self._cache))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found = self.tx.fetch_all(table.select_many_statement(len(chunk)),
+                                      [k[0] for k in chunk])
+            for key in chunk:
+                self._cache[(table.name, key)] = _GONE
+            for row in found:
+                decoded = table.decode(row, self.tx.dialect)
+                self._cache[(table.name, table.key_of(decoded))] = decoded
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)

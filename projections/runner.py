@@ -17,6 +17,7 @@ from eventsourcing.persistence import Notification
 from projections.changes import Change, ViewChange
 from projections.projection import Projection
 from projections.rows import RowBatch
+from projections.schema import Table
 from projections.store import DeadLetter, ViewStore
 
 log = logging.getLogger(__name__)
@@ -141,10 +142,12 @@ class ProjectionRunner:
                 changes: list[Change] = []
                 if fresh:
                     rows = RowBatch(tx)
-                    for notification in fresh:
-                        if notification.topic in topics:
-                            event = self._fold(notification, rows)
-                            changes.append(Change.of(notification.topic, event))
+                    events = [(n, self._decode(n)) for n in fresh if n.topic in topics]
+                    self._prefetch(events, rows)
+                    for notification, event in events:
+                        self._fold(notification, event, rows)
+                    if self.on_folded is not None:
+                        changes = [Change.of(n.topic, e) for n, e in events]
                     rows.flush()
                     tx.set_position(self.name, fresh[-1].id, self.projection.version)
         except FoldError as error:
@@ -158,13 +161,27 @@ class ProjectionRunner:
             self.on_folded(ViewChange(self.name, self.position, tuple(changes)))
         return len(fresh)
 
-    def _fold(self, notification: Notification, rows: RowBatch) -> Any:
+    def _decode(self, notification: Notification) -> Any:
         try:
-            event = self.events.decode(notification)
+            return self.events.decode(notification)
+        except Exception as error:
+            raise FoldError(self.name, notification, error) from error
+
+    def _prefetch(self, events: Sequence[tuple[Notification, Any]], rows: RowBatch) -> None:
+        tables: dict[str, Table] = {}
+        wanted: dict[str, list[tuple[Any, ...]]] = {}
+        for notification, event in events:
+            for table, key in self.projection.reads(notification.topic, event):
+                tables[table.name] = table
+                wanted.setdefault(table.name, []).append(key)
+        for name, keys in wanted.items():
+            rows.prefetch(tables[name], keys)
+
+    def _fold(self, notification: Notification, event: Any, rows: RowBatch) -> None:
+        try:
             self.projection.apply(notification.topic, event, rows, notification.id)
         except Exception as error:
             raise FoldError(self.name, notification, error) from error
-        return event
 
     def _between(self, after: int, upto: int) -> list[Notification]:
         """The log's notifications after `after` up to and including `upto`."""

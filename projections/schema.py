@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -29,10 +29,19 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    column_names: tuple[str, ...] = field(init=False)
+    column_types: dict[str, ColumnType] = field(init=False, compare=False, hash=False)
+    select_statement: str = field(init=False)
+    """The row with a given key."""
 
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns)
+    def __post_init__(self) -> None:
+        # Folding asks for these for every row: work them out once.
+        names = tuple(c.name for c in self.columns)
+        where = " AND ".join(f"{k} = ?" for k in self.key)
+        object.__setattr__(self, "column_names", names)
+        object.__setattr__(self, "column_types", {c.name: c.type for c in self.columns})
+        object.__setattr__(self, "select_statement",
+                           f"SELECT {', '.join(names)} FROM {self.name} WHERE {where}")
 
     def create_statements(self, dialect: Dialect) -> list[str]:
         types = _SQL_TYPES[dialect]
@@ -55,9 +64,11 @@ class Table:
             f"ON CONFLICT ({', '.join(self.key)}) {conflict}"
         )
 
-    def select_statement(self) -> str:
-        where = " AND ".join(f"{k} = ?" for k in self.key)
-        return f"SELECT {', '.join(self.column_names)} FROM {self.name} WHERE {where}"
+    def select_many_statement(self, count: int) -> str:
+        """The rows whose (single-column) key is one of `count` values."""
+        (key,) = self.key
+        marks = ", ".join("?" * count)
+        return f"SELECT {', '.join(self.column_names)} FROM {self.name} WHERE {key} IN ({marks})"
 
     def delete_statement(self) -> str:
         return f"DELETE FROM {self.name} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"
@@ -74,7 +85,7 @@ class Table:
     def decode(self, values: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
         if dialect == "postgres":
             return dict(values)
-        types = {c.name: c.type for c in self.columns}
+        types = self.column_types
         return {k: from_sqlite(v, types.get(k, "text")) for k, v in values.items()}
 
 
@@ -83,7 +94,7 @@ def _to_sqlite(value: Any, kind: ColumnType) -> Any:
         return None
     if kind == "timestamp":
         # Fixed-width UTC text sorts in time order.
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
     if kind == "bool":
         return 1 if value else 0
     return value

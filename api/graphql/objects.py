@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -34,10 +35,6 @@ class Account:
     tier: Tier
     manager: str
     currency: str
-    mrr: Money
-    arr: Money
-    arr_reporting: Money = strawberry.field(
-        description="ARR converted into the reporting currency at the fixed budget rate.")
     revenue_period: str | None
     rank: int | None = strawberry.field(
         description="Position by reporting ARR among accounts that have not churned.")
@@ -48,19 +45,37 @@ class Account:
     contacts_count: int
     version: int
     notification_id: int
+    # Amounts stay integer cents until asked for: building Money for every row of a long
+    # list costs more than the query itself.
+    mrr_cents: strawberry.Private[int]
+    arr_cents: strawberry.Private[int]
+    arr_reporting_cents: strawberry.Private[int]
+    reporting_currency: strawberry.Private[str]
 
     @classmethod
     def from_row(cls, r: dict[str, Any], reporting_currency: str) -> Account:
         return cls(
             id=UUID(r["id"]), name=r["name"], tier=values.Tier(r["tier"]), manager=r["manager"],
-            currency=r["currency"], mrr=Money.of(r["mrr_cents"], r["currency"]),
-            arr=Money.of(r["arr_cents"], r["currency"]),
-            arr_reporting=Money.of(r["arr_reporting_cents"], reporting_currency),
+            currency=r["currency"], mrr_cents=r["mrr_cents"], arr_cents=r["arr_cents"],
+            arr_reporting_cents=r["arr_reporting_cents"], reporting_currency=reporting_currency,
             revenue_period=r["revenue_period"], rank=r["rank"],
             is_key_account=r["is_key_account"], churned=r["churned"],
             churned_at=r["churned_at"], opened_at=r["opened_at"],
             contacts_count=r["contacts_count"], version=r["version"],
             notification_id=r["position"])
+
+    @strawberry.field(description="Monthly recurring revenue of the latest period on record.")
+    def mrr(self) -> Money:
+        return Money.of(self.mrr_cents, self.currency)
+
+    @strawberry.field(description="Twelve times the MRR; 0 once the account has churned.")
+    def arr(self) -> Money:
+        return Money.of(self.arr_cents, self.currency)
+
+    @strawberry.field(
+        description="ARR converted into the reporting currency at the fixed budget rate.")
+    def arr_reporting(self) -> Money:
+        return Money.of(self.arr_reporting_cents, self.reporting_currency)
 
     @strawberry.field
     async def contacts(self, info: Info, include_former: bool = False) -> list[Contact]:
@@ -159,7 +174,7 @@ async def case_connection(info: Info, where: CaseFilter, first: int, after: str 
                           order: str) -> Connection[Case]:
     services = info.context.services
     page = await services.read(services.cases.page, where, first, after, order)
-    edges = [Edge(cursor=services.cases.cursor(r, order), node=Case.from_row(r))
+    edges = [Edge(node=Case.from_row(r), cursor_of=partial(services.cases.cursor, r, order))
              for r in page.rows]
     return Connection(edges=edges, page_info=PageInfo(
-        has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None))
+        has_next_page=page.has_next, end_cursor=edges[-1].cursor() if edges else None))

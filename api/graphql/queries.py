@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -68,10 +69,11 @@ class Query:
         rows = [r for r in page.rows if viewer.account_id is None or r["id"] == str(
             viewer.account_id)]
         currency = services.settings.currency
-        edges = [Edge(cursor=services.accounts.cursor(r, order_by.value),
-                      node=Account.from_row(r, currency)) for r in rows]
+        order = order_by.value
+        edges = [Edge(node=Account.from_row(r, currency),
+                      cursor_of=partial(services.accounts.cursor, r, order)) for r in rows]
         return Connection(edges=edges, page_info=PageInfo(
-            has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None))
+            has_next_page=page.has_next, end_cursor=edges[-1].cursor() if edges else None))
 
     @strawberry.field
     async def account(self, info: Info, id: UUID,

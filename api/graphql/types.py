@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -46,8 +47,12 @@ class PageInfo:
 
 @strawberry.type
 class Edge(Generic[N]):
-    cursor: str
     node: N
+    cursor_of: strawberry.Private[Callable[[], str]]
+
+    @strawberry.field(description="Pass as `after` to get the items that follow this one.")
+    def cursor(self) -> str:
+        return self.cursor_of()
 
 
 @strawberry.type

@@ -439,7 +439,7 @@ def test_upsert_of_a_key_only_table_does_nothing_on_conflict():
 
 
 def test_select_and_delete_address_the_primary_key():
-    assert TABLE.select_statement() == (
+    assert TABLE.select_statement == (
         "SELECT account_id, id, count, active, at FROM things WHERE account_id = ? AND id = ?")
     assert TABLE.delete_statement() == "DELETE FROM things WHERE account_id = ? AND id = ?"
 
