@@ -199,7 +199,7 @@ def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
         except KeyError as error:
             raise click.BadParameter(str(error.args[0]), param_hint="NAMES") from None
 
-        async def run() -> None:
+        async def run() -> list[str]:
             what = "relay" if relay else "projections"
             async with NatsWorkers(settings, ApplicationLog(runtime.desk), runtime.store,
                                    runners, relay=relay, name=f"carelog-{what}") as workers:
@@ -209,10 +209,15 @@ def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
                 console.print(f"carelog worker {what} running "
                               f"({', '.join(r.name for r in runners) or 'relay'})")
                 await workers.wait()
+                return list(workers.failures)
 
-        asyncio.run(run())
+        failures = asyncio.run(run())
     finally:
         runtime.close()
+    if failures:
+        for failure in failures:
+            console.print(f"[red]{failure}[/red]")
+        sys.exit(1)
 
 
 @main.command()

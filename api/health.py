@@ -18,7 +18,8 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def _readiness(runtime: Runtime) -> tuple[bool, dict[str, Any]]:
+def _readiness(runtime: Runtime) -> dict[str, Any]:
+    """Where the views stand; raises when the log or the view store cannot be read."""
     head = runtime.desk.recorder.max_notification_id() or 0
     positions = runtime.store.positions()
     dead = {d.name for d in runtime.store.dead_letters()}
@@ -29,17 +30,22 @@ def _readiness(runtime: Runtime) -> tuple[bool, dict[str, Any]]:
          "error": errors[r.name] or ("stopped at a dead letter" if r.name in dead else None)}
         for r in runtime.runners
     ]
-    ready = all(v["error"] is None for v in views)
-    return ready, {"status": "ready" if ready else "degraded", "head": head, "views": views}
+    healthy = all(v["error"] is None for v in views)
+    return {"status": "ready" if healthy else "degraded", "head": head, "views": views}
 
 
 @get("/readyz")
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """The log and the views are reachable, and no view is failing or stopped."""
+    """The log and the views are reachable (503 otherwise).
+
+    A view that is failing or stopped at a dead letter makes the answer `degraded` but keeps
+    it 200: this process still serves every request, and taking every API replica out of the
+    load balancer for one stale view would turn a partial fault into an outage.
+    """
     runtime: Runtime = request.app.state.runtime
     try:
-        ready, body = await asyncio.to_thread(_readiness, runtime)
+        body = await asyncio.to_thread(_readiness, runtime)
     except Exception as error:  # the database is unreachable
         return Response({"status": "unavailable", "error": type(error).__name__},
                         status_code=HTTP_503_SERVICE_UNAVAILABLE)
-    return Response(body, status_code=HTTP_200_OK if ready else HTTP_503_SERVICE_UNAVAILABLE)
+    return Response(body, status_code=HTTP_200_OK)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from domain.application import CareDesk
@@ -54,7 +55,15 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
 
 
 def open_desk(settings: Settings, clock: Clock) -> CareDesk:
-    desk = CareDesk(eventsourcing_env(settings), clock, settings.currencies)
+    env = eventsourcing_env(settings)
+    if settings.database_url is None:
+        desk = CareDesk(env, clock, settings.currencies)
+    else:
+        # eventsourcing creates its tables on start; processes starting together on an empty
+        # database would race on PostgreSQL's catalogue, so they take turns.
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext('carelog:ddl'))")
+            desk = CareDesk(env, clock, settings.currencies)
     datastore = getattr(desk.recorder, "datastore", None)
     if getattr(datastore, "enable_db_functions", False):
         desk.close()

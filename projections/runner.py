@@ -82,6 +82,7 @@ class ProjectionRunner:
         self.page_size = page_size
         self.on_folded = on_folded
         """Told what changed after each commit that folded events of the projection."""
+        self._dead_letter_at: int | None = None
         self.position = 0
         self.last_error: str | None = None
 
@@ -100,6 +101,8 @@ class ProjectionRunner:
             self.reset()
         else:
             self.position = stored[0] if stored else 0
+        dead = [d.notification_id for d in self.store.dead_letters() if d.name == self.name]
+        self._dead_letter_at = min(dead, default=None)
 
     def reset(self) -> None:
         """Empty the view and forget its position, in one transaction."""
@@ -111,7 +114,9 @@ class ProjectionRunner:
                 for stmt in table.create_statements(tx.dialect):
                     tx.execute(stmt)
             tx.execute("DELETE FROM projection_positions WHERE name = ?", (self.name,))
+            tx.execute("DELETE FROM dead_letters WHERE name = ?", (self.name,))
         self.position = 0
+        self._dead_letter_at = None
 
     def run_page(self) -> int:
         """Fold the next page of the log; returns how many notifications it folded."""
@@ -157,6 +162,10 @@ class ProjectionRunner:
                 self.apply(before, follows=at)
             raise
         self.position = fresh[-1].id if fresh else at
+        if self._dead_letter_at is not None and self.position >= self._dead_letter_at:
+            # Folded past it (the fix is deployed): the dead letter is history now.
+            self.store.clear_dead_letters(self.name)
+            self._dead_letter_at = None
         if changes and self.on_folded is not None:
             self.on_folded(ViewChange(self.name, self.position, tuple(changes)))
         return len(fresh)

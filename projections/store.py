@@ -113,6 +113,10 @@ class ViewStore(ABC):
         if self._base_ready and not tables:
             return
         with self.transaction() as tx:
+            if self.dialect == "postgres":
+                # Processes starting together on an empty database would race on the
+                # catalogue (CREATE TABLE IF NOT EXISTS is not atomic there).
+                tx.execute("SELECT pg_advisory_xact_lock(hashtext('carelog:ddl'))")
             tx.execute(_POSITIONS_DDL[self.dialect])
             tx.execute(_DEAD_LETTERS_DDL[self.dialect])
             for table in tables:

@@ -43,9 +43,15 @@ def live_server(app: Litestar) -> Iterator[str]:
         thread.join(15)
 
 
+_CLIENT = threading.local()
+
+
 def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
-    response = httpx.post(f"{url}/graphql", json={"query": query, "variables": variables},
-                          timeout=30)
+    """POST a GraphQL operation on this thread's kept-alive connection; returns `data`."""
+    client = getattr(_CLIENT, "client", None)
+    if client is None:
+        client = _CLIENT.client = httpx.Client(timeout=30)
+    response = client.post(f"{url}/graphql", json={"query": query, "variables": variables})
     body = response.json()
     if body.get("errors"):
         raise AssertionError(body["errors"])

@@ -56,6 +56,9 @@ class NatsWorkers:
         self.relay: Relay | None = None
         self.projectors: list[StreamProjector] = []
         self._announcers: list[Callable[[ViewChange], None] | None] = []
+        self.failures: list[str] = []
+        """Loops that ended on an error (a dead letter, a refused stream): the process should
+        exit non-zero so that its supervisor restarts it and its operator hears of it."""
 
     async def __aenter__(self) -> NatsWorkers:
         self.nc = await connect(self.settings, self.name)
@@ -98,11 +101,12 @@ class NatsWorkers:
             await loop
         except ProjectionStoppedError as error:
             log.error("%s stopped: %s", what, error)
+            self.failures.append(f"{what}: {error}")
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as error:
             log.exception("%s failed", what)
-            raise
+            self.failures.append(f"{what}: {type(error).__name__}: {error}")
 
     async def wait(self) -> None:
         """Run until every loop has ended (a signal sets `stop`)."""

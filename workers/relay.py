@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
+from nats.js.errors import NotFoundError
 
 from integrations.nats.envelope import MessageId, headers_for, log_epoch
 from integrations.nats.stream import StartupCheckError, ensure_stream, last_message_id
@@ -75,6 +77,7 @@ class Relay:
     async def _publish_until(self, stop: asyncio.Event) -> None:
         backoff = self.poll_interval
         synced = False
+        checked = time.monotonic()
         while not stop.is_set():
             if not await asyncio.to_thread(self.lease.held):
                 log.warning("relay lost its lease; waiting to take it again")
@@ -101,6 +104,14 @@ class Relay:
             backoff = self.poll_interval
             if sent == 0:
                 await self._idle(stop)
+                if time.monotonic() - checked > 5.0:
+                    # A deleted stream (`carelog stream reset`) shows only when publishing:
+                    # look now and then, so it is made again even while nothing happens.
+                    checked = time.monotonic()
+                    try:
+                        await self.js.stream_info(self.subjects.stream)
+                    except NotFoundError:
+                        synced = False
 
     async def _sync(self) -> bool:
         """Learn the log's epoch and the stream's end; False while the log is still empty."""

@@ -54,13 +54,26 @@ class StreamProjector:
         return self.runner.name
 
     async def ensure_consumer(self) -> None:
+        """Create the durable consumer, or make it again if its settings are not ours.
+
+        Acknowledgements are cumulative (AckPolicy.ALL): batches are folded in stream order,
+        so acknowledging a run's last message acknowledges the run.
+        """
         config = ConsumerConfig(
             durable_name=self.durable, deliver_policy=DeliverPolicy.ALL,
-            ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait, max_deliver=-1,
+            ack_policy=AckPolicy.ALL, ack_wait=self.ack_wait, max_deliver=-1,
             max_ack_pending=self.batch * 2, filter_subject=self.subjects.events)
         try:
-            await self.js.consumer_info(self.subjects.stream, self.durable)
+            have = (await self.js.consumer_info(self.subjects.stream, self.durable)).config
         except NotFoundError:
+            await self.js.add_consumer(self.subjects.stream, config)
+            return
+        if (have.ack_policy, have.ack_wait, have.max_ack_pending, have.filter_subject) != (
+                config.ack_policy, config.ack_wait, config.max_ack_pending, config.filter_subject):
+            # Safe to replace: the view's position, not the consumer's, says what is folded.
+            log.info("projector %s: recreating consumer %s with new settings", self.name,
+                     self.durable)
+            await self.js.delete_consumer(self.subjects.stream, self.durable)
             await self.js.add_consumer(self.subjects.stream, config)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -122,8 +135,7 @@ class StreamProjector:
         follows = (self._last_id if self._last_seq is not None and first == self._last_seq + 1
                    else notifications[0].id - 1)
         await asyncio.to_thread(self.runner.apply, notifications, follows)
-        for msg in run:
-            await msg.ack()
+        await run[-1].ack()
         self._last_seq = run[-1].metadata.sequence.stream
         self._last_id = notifications[-1].id
 

@@ -107,7 +107,7 @@ def durability_warning(settings: Settings) -> str | None:
     except (OSError, ValueError) as error:
         return f"cannot read {settings.nats_monitor_url}/varz ({error}); {advice}"
     jetstream = varz.get("jetstream", {}).get("config", {})
-    if jetstream.get("sync_always") or settings.nats_replicas >= 3:
+    if jetstream.get("sync_always"):
         return None
     version = str(varz.get("version", "?"))
     if _older_than(version, (2, 10)):

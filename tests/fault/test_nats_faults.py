@@ -176,6 +176,7 @@ def test_b3_a_consumer_that_dies_before_its_ack_gets_the_batch_again(
         committed = runtime.store.positions()["case_queues"]
         assert 0 < committed < head, "the first batch committed, its ack never went out"
         monkeypatch.setattr(nats.aio.msg.Msg, "ack", original)
+        await asyncio.sleep(1.5)  # past the ack wait: the batch is due for redelivery
         restarted = StreamProjector(runner, js, subjects, batch=20, ack_wait=1.0)
         stop = asyncio.Event()
         task = asyncio.create_task(restarted.run(stop))

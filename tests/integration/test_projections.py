@@ -212,3 +212,25 @@ def test_the_embedded_pool_dead_letters_a_poison_event_and_stops(runtime: Runtim
         "poisoned_cases", poison, 3)
     assert runtime.store.positions()["poisoned_cases"] == poison - 1
     assert pool.status()[0].running is False
+
+
+class FixedCases(PoisonedCases):
+    """The same view once the bug is fixed."""
+
+    def apply(self, topic: str, event: Any, rows: Any, position: int) -> None:
+        self.inner.apply(topic, event, rows, position)
+
+
+def test_folding_past_a_dead_letter_after_the_fix_clears_it(runtime: Runtime) -> None:
+    poison, head = _poisoned_log(runtime)
+    broken = ProjectionRunner(PoisonedCases(), runtime.store, runtime.runners[0].events)
+    broken.prepare()
+    with pytest.raises(FoldError) as failed:
+        broken.catch_up()
+    runtime.store.record_dead_letter(failed.value.dead_letter(5))
+    assert [d.notification_id for d in runtime.store.dead_letters()] == [poison]
+    fixed = ProjectionRunner(FixedCases(), runtime.store, runtime.runners[0].events)
+    fixed.prepare()  # the process restarted with the fix deployed
+    fixed.catch_up()
+    assert fixed.position == head
+    assert runtime.store.dead_letters() == []
