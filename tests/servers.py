@@ -61,8 +61,8 @@ class NatsServer:
             lines.append(f'jetstream {{ store_dir: "{store}" }}')
         if self.cluster_port is not None:
             routes = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in self.routes)
-            lines.append(f'cluster {{ name: "{self.cluster_name}" listen: '
-                         f'"127.0.0.1:{self.cluster_port}" routes: [{routes}] }}')
+            lines += ["cluster {", f'  name: "{self.cluster_name}"',
+                      f'  listen: "127.0.0.1:{self.cluster_port}"', f"  routes: [{routes}]", "}"]
         path = self.workdir / f"{self.name}.conf"
         path.write_text("\n".join(lines) + "\n")
         return path

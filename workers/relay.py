@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import NotFoundError
 
-from integrations.nats.envelope import MessageId, headers_for, log_epoch
+from integrations.nats.envelope import MessageId, headers_for, log_epoch, payload_of
 from integrations.nats.stream import StartupCheckError, ensure_stream, last_message_id
 from integrations.nats.subjects import Subjects
 from integrations.settings import Settings
@@ -151,7 +151,8 @@ class Relay:
         for notification in page:
             headers = headers_for(notification, self.epoch, previous)
             futures.append(await self.js.publish_async(
-                self.subjects.event(notification.topic), notification.state, headers=headers))
+                self.subjects.event(notification.topic), payload_of(notification),
+                headers=headers))
             previous = MessageId(self.epoch, notification.id)
         try:
             results = await asyncio.wait_for(

@@ -10,7 +10,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig, StreamInfo
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from integrations.nats.envelope import MessageId
 from integrations.nats.subjects import Subjects
@@ -45,9 +45,11 @@ async def ensure_stream(js: JetStreamContext, settings: Settings) -> StreamInfo:
     """Create the stream, or check that the existing one is configured as expected."""
     try:
         await js.account_info()
-    except Exception as error:
+    except ServiceUnavailableError as error:
+        # A definite answer: this server runs without JetStream. A timeout, by contrast, is a
+        # cluster between leaders and is left to the caller's retry.
         raise StartupCheckError(
-            f"JetStream is not available ({type(error).__name__}): start nats-server with -js "
+            "JetStream is not enabled on the server: start nats-server with -js "
             "(or `jetstream {}` in its configuration)") from error
     wanted = stream_config(settings)
     name = Subjects(settings.nats_prefix).stream
