@@ -50,7 +50,7 @@ def payload_of(notification: Notification) -> bytes:
 
 def headers_for(notification: Notification, epoch: str,
                 previous: MessageId | None) -> dict[str, str]:
-    headers = {Header.MSG_ID: str(MessageId(epoch, notification.id))}
+    headers: dict[str, str] = {Header.MSG_ID: str(MessageId(epoch, notification.id))}
     if previous is not None:
         # The stream accepts the message only right after the one we published before it:
         # the stream stays in log order with no holes, even with two relays or a lost ack.
