@@ -72,7 +72,7 @@ class NatsWorkers:
         for runner in self.runners:
             self._announcers.append(runner.on_folded)
             runner.on_folded = self._feed.announce
-            projector = StreamProjector(runner, js, self.subjects,
+            projector = StreamProjector(runner, self.nc, self.subjects,
                                         batch=self.settings.projection_page_size)
             self.projectors.append(projector)
             self.tasks.append(asyncio.create_task(self._guard(projector.name,

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 
+from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.aio.subscription import Subscription
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, Header
 from nats.js.errors import NotFoundError
 
 from integrations.nats.envelope import notification_of
@@ -35,11 +37,67 @@ class ProjectionStoppedError(RuntimeError):
     """The projection dead-lettered a notification and will not fold past it."""
 
 
+class BatchPull:
+    """Pull requests on a durable consumer, the delivered messages gathered by a callback.
+
+    nats-py's `fetch` awaits every message of a batch on its own, with a timer and a task each,
+    which costs more than folding the event. Here one request asks for a batch, a callback only
+    appends what arrives, and `pull` hands over whatever has arrived. Messages a request
+    delivers late are kept for the next `pull`, never dropped.
+    """
+
+    def __init__(self, nc: Client, stream: str, durable: str) -> None:
+        self.nc = nc
+        self.subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}"
+        self.inbox = nc.new_inbox()
+        self._buffer: list[Msg] = []
+        self._wanted = 0
+        self._ended = asyncio.Event()
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> None:
+        self._subscription = await self.nc.subscribe(self.inbox, cb=self._collect)
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
+            self._subscription = None
+
+    async def _collect(self, msg: Msg) -> None:
+        status = (msg.headers or {}).get(Header.STATUS) if not msg.data else None
+        if status is not None:
+            if status != "100":  # 404 no messages, 408 request expired, 409: request over
+                self._ended.set()
+            return
+        self._buffer.append(msg)
+        if len(self._buffer) >= self._wanted:
+            self._ended.set()
+
+    async def pull(self, batch: int, wait: float) -> list[Msg]:
+        """Up to about `batch` messages: those waiting now, or the first to come within `wait`."""
+        if not self._buffer:
+            await self._request(batch, {"no_wait": True}, wait)
+        if not self._buffer:  # nothing waiting: linger until something comes
+            await self._request(1, {"expires": int(wait * 1e9)}, wait)
+        taken, self._buffer = self._buffer, []
+        return taken
+
+    async def _request(self, wanted: int, options: dict[str, object], wait: float) -> None:
+        self._wanted = wanted
+        self._ended.clear()
+        request = json.dumps({"batch": max(wanted, 1), **options}).encode()
+        await self.nc.publish(self.subject, request, reply=self.inbox)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ended.wait(), wait)
+
+
 class StreamProjector:
-    def __init__(self, runner: ProjectionRunner, js: JetStreamContext, subjects: Subjects,
+    def __init__(self, runner: ProjectionRunner, nc: Client, subjects: Subjects,
                  batch: int = 500, ack_wait: float = 5.0, max_deliveries: int = 5) -> None:
         self.runner = runner
-        self.js = js
+        self.nc = nc
+        self.js = nc.jetstream()
         self.subjects = subjects
         self.batch = batch
         self.ack_wait = ack_wait
@@ -79,36 +137,39 @@ class StreamProjector:
     async def run(self, stop: asyncio.Event) -> None:
         """Fold until `stop` is set; raises `ProjectionStoppedError` after a dead letter."""
         await asyncio.to_thread(self.runner.prepare)
-        subscription = None
+        puller: BatchPull | None = None
         backoff = 0.2
         idle = 0
-        while not stop.is_set():
-            try:
-                if subscription is None:
-                    await self.ensure_consumer()
-                    subscription = await self.js.pull_subscribe_bind(self.durable,
-                                                                     self.subjects.stream)
-                if idle >= 5:  # a deleted stream or consumer only shows as silence
-                    idle = 0
-                    await self.js.consumer_info(self.subjects.stream, self.durable)
-                messages = await subscription.fetch(self.batch, timeout=1.0)
-            except TimeoutError:  # nothing new within the second (nats' and asyncio's alike)
-                idle += 1
-                continue
-            except Exception as error:  # NATS away, or the stream was reset: bind again
-                log.warning("projector %s: %s: %s; retrying", self.name,
-                            type(error).__name__, error)
-                if subscription is not None:
-                    with contextlib.suppress(Exception):
-                        await subscription.unsubscribe()
-                subscription = None
-                self._last_seq = None
-                await _sleep(stop, backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.2
-            idle = 0
-            await self.fold(messages)
+        try:
+            while not stop.is_set():
+                try:
+                    if puller is None:
+                        await self.ensure_consumer()
+                        puller = BatchPull(self.nc, self.subjects.stream, self.durable)
+                        await puller.start()
+                    if idle >= 5:  # a deleted stream or consumer only shows as silence
+                        idle = 0
+                        await self.js.consumer_info(self.subjects.stream, self.durable)
+                    messages = await puller.pull(self.batch, wait=1.0)
+                except Exception as error:  # NATS away, or the stream was reset: start again
+                    log.warning("projector %s: %s: %s; retrying", self.name,
+                                type(error).__name__, error)
+                    if puller is not None:
+                        await puller.stop()
+                    puller = None
+                    self._last_seq = None
+                    await _sleep(stop, backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.2
+                if not messages:
+                    idle += 1
+                    continue
+                idle = 0
+                await self.fold(messages)
+        finally:
+            if puller is not None:
+                await puller.stop()
 
     async def fold(self, messages: Sequence[Msg]) -> None:
         ordered = sorted(messages, key=lambda m: m.metadata.sequence.stream)

@@ -106,7 +106,7 @@ def test_relay_and_stream_projectors(backend: str, make_settings: Callable[..., 
             runner = runtime.runner(runner_name)
             runner.reset()
             nc = await nats.connect(bench_nats.url)
-            projector = StreamProjector(runner, nc.jetstream(), Subjects("bench"),
+            projector = StreamProjector(runner, nc, Subjects("bench"),
                                         batch=settings.projection_page_size)
             stop = asyncio.Event()
             started = time.perf_counter()
