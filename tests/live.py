@@ -1,20 +1,29 @@
-"""A running app on a real socket, and a graphql-transport-ws client for its subscriptions."""
+"""A running app on a real socket (in a thread, or `carelog serve` as a process of its own), and
+a graphql-transport-ws client for its subscriptions."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 import websockets
 from litestar import Litestar
+
+from integrations.settings import Settings
+
+CARELOG = str(Path(sys.executable).with_name("carelog"))
 
 
 def free_port() -> int:
@@ -44,6 +53,49 @@ def live_server(app: Litestar) -> Iterator[str]:
 
 
 _CLIENT = threading.local()
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """This process's environment with `settings` as CARELOG_* variables, for a `carelog` child."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARELOG_")}
+    env.update(CARELOG_DATA_DIR=str(settings.data_dir),
+               CARELOG_PROJECTION_PAGE_SIZE=str(settings.projection_page_size))
+    if settings.database_url:
+        env["CARELOG_DATABASE_URL"] = settings.database_url
+    if settings.nats_url:
+        env.update(CARELOG_NATS_URL=settings.nats_url, CARELOG_NATS_PREFIX=settings.nats_prefix)
+    return env
+
+
+@contextmanager
+def serving(settings: Settings, *args: str, cwd: Path) -> Iterator[str]:
+    """Run `carelog serve` on a free port until the block ends; yields its base URL."""
+    port = free_port()
+    log = (cwd / "serve.log").open("w")
+    process = subprocess.Popen([CARELOG, "serve", "--port", str(port), *args],
+                               env=environment(settings), cwd=cwd, stdout=log,
+                               stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (cwd / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "carelog serve did not come up in 120 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 def graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:

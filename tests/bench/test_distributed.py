@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,6 @@ import nats
 import pytest
 from nats.js.api import Header, StreamConfig
 
-from api.app import create_app
 from api.runtime import Runtime
 from integrations.clock import SystemClock
 from integrations.nats.subjects import Subjects
@@ -27,7 +27,7 @@ from integrations.settings import Settings
 from projections.runner import ApplicationLog
 from tests.bench.biglog import BigLogWriter
 from tests.bench.conftest import CATCHUP_EVENTS, figure, log_label
-from tests.live import graphql, live_server, subscribe
+from tests.live import CARELOG, environment, graphql, serving, subscribe
 from tests.servers import NatsServer
 from workers.distributed import NatsWorkers
 from workers.relay import RELAY
@@ -128,65 +128,75 @@ def test_relay_and_stream_projectors(backend: str, make_settings: Callable[..., 
 
 @pytest.mark.timeout(600)
 def test_command_to_subscription_latency(backend: str, make_settings: Callable[..., Settings],
-                                         bench_nats: NatsServer) -> None:
-    """Open cases at 200/s through HTTP; a `queueChanged` subscriber times each one seen."""
+                                         bench_nats: NatsServer, tmp_path: Path) -> None:
+    """Open cases at 200/s through HTTP on `carelog serve --no-workers`, with the relay and the
+    projectors in processes of their own; a `queueChanged` subscriber times each one seen."""
     settings = _settings(make_settings, backend, bench_nats, "latency")
-    runtime = Runtime.open(settings)
+    workers = [subprocess.Popen([CARELOG, "worker", kind], env=environment(settings),
+                                cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+               for kind in ("relay", "projections")]
     try:
-        with live_server(create_app(settings, runtime=runtime)) as url:
-            account = graphql(url, 'mutation { openAccount(input: {name: "Bench", tier: VIP, '
-                                   'manager: "Anna"}) { accountId } }')["openAccount"]
-            sent: list[float] = [0.0] * LATENCY_COMMANDS
-            seen: dict[int, float] = {}
-            start = time.perf_counter() + 0.5
-            lock = threading.Lock()
-            slots = iter(range(LATENCY_COMMANDS))
-
-            def client() -> None:
-                # Four clients share one schedule: command n leaves at start + n / RATE.
-                while True:
-                    with lock:
-                        n = next(slots, None)
-                    if n is None:
-                        return
-                    delay = start + n / RATE - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
-                    sent[n] = time.perf_counter()
-                    graphql(url, """mutation($id: UUID!, $n: String!) { openCase(input: {
-                        accountId: $id, channel: EMAIL, subject: "Latency", text: $n,
-                        externalMessageId: $n}) { caseId } }""",
-                            id=account["accountId"], n=f"bench-{n}")
-
-            def fire() -> None:
-                clients = [threading.Thread(target=client) for _ in range(4)]
-                for c in clients:
-                    c.start()
-                for c in clients:
-                    c.join()
-
-            async def listen() -> None:
-                query = "subscription { queueChanged(line: 1) { openCount } }"
-                async with subscribe(url, query) as sub:
-                    await sub.next()  # the queue as it is
-                    writer = threading.Thread(target=fire)
-                    writer.start()
-                    while len(seen) < LATENCY_COMMANDS:
-                        count = (await sub.next(timeout=30))["queueChanged"]["openCount"]
-                        now = time.perf_counter()
-                        for k in range(len(seen) + 1, count + 1):
-                            seen[k] = now
-                    await asyncio.to_thread(writer.join)
-
-            asyncio.run(listen())
-            order = sorted(sent)  # the k-th case opened is the k-th command sent (to within
-            achieved = LATENCY_COMMANDS / (order[-1] - order[0])  # the clients' overlap)
-            latencies = sorted((seen[k + 1] - order[k]) * 1000 for k in range(LATENCY_COMMANDS))
-            figure(backend, "command -> view -> subscription: commands/s sent", achieved,
-                   "commands/s")
-            figure(backend, "command -> view -> subscription: p50",
-                   statistics.median(latencies), "ms")
-            figure(backend, "command -> view -> subscription: p99",
-                   latencies[int(len(latencies) * 0.99)], "ms")
+        _measure_latency(backend, settings, tmp_path)
     finally:
-        runtime.close()
+        for worker in workers:
+            worker.terminate()
+            worker.wait(30)
+
+
+def _measure_latency(backend: str, settings: Settings, tmp_path: Path) -> None:
+    with serving(settings, "--no-workers", cwd=tmp_path) as url:
+        account = graphql(url, 'mutation { openAccount(input: {name: "Bench", tier: VIP, '
+                               'manager: "Anna"}) { accountId } }')["openAccount"]
+        sent: list[float] = [0.0] * LATENCY_COMMANDS
+        seen: dict[int, float] = {}
+        start = time.perf_counter() + 0.5
+        lock = threading.Lock()
+        slots = iter(range(LATENCY_COMMANDS))
+
+        def client() -> None:
+            # Four clients share one schedule: command n leaves at start + n / RATE.
+            while True:
+                with lock:
+                    n = next(slots, None)
+                if n is None:
+                    return
+                delay = start + n / RATE - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                sent[n] = time.perf_counter()
+                graphql(url, """mutation($id: UUID!, $n: String!) { openCase(input: {
+                    accountId: $id, channel: EMAIL, subject: "Latency", text: $n,
+                    externalMessageId: $n}) { caseId } }""",
+                        id=account["accountId"], n=f"bench-{n}")
+
+        def fire() -> None:
+            clients = [threading.Thread(target=client) for _ in range(4)]
+            for c in clients:
+                c.start()
+            for c in clients:
+                c.join()
+
+        async def listen() -> None:
+            query = "subscription { queueChanged(line: 1) { openCount } }"
+            async with subscribe(url, query) as sub:
+                await sub.next()  # the queue as it is
+                writer = threading.Thread(target=fire)
+                writer.start()
+                while len(seen) < LATENCY_COMMANDS:
+                    count = (await sub.next(timeout=30))["queueChanged"]["openCount"]
+                    now = time.perf_counter()
+                    for k in range(len(seen) + 1, count + 1):
+                        seen[k] = now
+                await asyncio.to_thread(writer.join)
+
+        asyncio.run(listen())
+        order = sorted(sent)  # the k-th case opened is the k-th command sent (to within
+        achieved = LATENCY_COMMANDS / (order[-1] - order[0])  # the clients' overlap)
+        latencies = sorted((seen[k + 1] - order[k]) * 1000 for k in range(LATENCY_COMMANDS))
+        figure(backend, "command -> view -> subscription: commands/s sent", achieved,
+               "commands/s")
+        figure(backend, "command -> view -> subscription: p50",
+               statistics.median(latencies), "ms")
+        figure(backend, "command -> view -> subscription: p99",
+               latencies[int(len(latencies) * 0.99)], "ms")

@@ -3,72 +3,23 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
 from integrations.settings import Settings
+from tests.live import CARELOG, environment, serving
 
 pytestmark = pytest.mark.e2e
 
-CARELOG = str(Path(sys.executable).with_name("carelog"))
-
-
-def environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARELOG_")}
-    env["CARELOG_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url:
-        env["CARELOG_DATABASE_URL"] = settings.database_url
-    return env
 
 
 def carelog(settings: Settings, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CARELOG, *args], env=environment(settings), cwd=cwd, text=True,
                           capture_output=True, timeout=240, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(settings: Settings, *args: str, cwd: Path) -> Iterator[str]:
-    """Run `carelog serve` on a free port until the block ends; yields its base URL."""
-    port = free_port()
-    log = (cwd / "serve.log").open("w")
-    process = subprocess.Popen([CARELOG, "serve", "--port", str(port), *args],
-                               env=environment(settings), cwd=cwd, stdout=log,
-                               stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (cwd / "serve.log").read_text()
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "carelog serve did not come up in 120 s"
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def test_help_explains_every_command(tmp_path: Path) -> None:

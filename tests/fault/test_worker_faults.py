@@ -5,11 +5,9 @@ equals a rebuild from the log, row for row."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,23 +21,12 @@ from integrations.settings import Settings
 from tests.fault.test_nats_faults import Writer
 from tests.integration.test_projections import dump
 from tests.integration.test_stream import until, workers
+from tests.live import CARELOG, environment
 from tests.servers import NatsServer
 from workers.relay import RELAY
 
 pytestmark = pytest.mark.fault
 
-CARELOG = str(Path(sys.executable).with_name("carelog"))
-
-
-def environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARELOG_")}
-    env.update(CARELOG_DATA_DIR=str(settings.data_dir),
-               CARELOG_PROJECTION_PAGE_SIZE=str(settings.projection_page_size))
-    if settings.database_url:
-        env["CARELOG_DATABASE_URL"] = settings.database_url
-    if settings.nats_url:
-        env.update(CARELOG_NATS_URL=settings.nats_url, CARELOG_NATS_PREFIX=settings.nats_prefix)
-    return env
 
 
 def views_equal_a_rebuild(runtime: Runtime) -> None:
