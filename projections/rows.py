@@ -60,7 +60,8 @@ class RowBatch:
 
     def put(self, table: Table, row: Row) -> None:
         key = table.key_of(row)
-        full = {c: row.get(c) for c in table.column_names}
+        full = dict.fromkeys(table.column_names)  # every column, missing ones as NULL
+        full.update(row)
         self._cache[(table.name, key)] = full
         self._dirty.setdefault(table.name, {})[key] = full
         self._tables[table.name] = table

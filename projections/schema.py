@@ -31,6 +31,8 @@ class Table:
     indexes: tuple[tuple[str, ...], ...] = ()
     column_names: tuple[str, ...] = field(init=False)
     column_types: dict[str, ColumnType] = field(init=False, compare=False, hash=False)
+    sqlite_conversions: tuple[tuple[int, ColumnType], ...] = field(init=False)
+    """The columns SQLite stores in another form (timestamps as text, booleans as 0/1)."""
     select_statement: str = field(init=False)
     """The row with a given key."""
 
@@ -40,6 +42,8 @@ class Table:
         where = " AND ".join(f"{k} = ?" for k in self.key)
         object.__setattr__(self, "column_names", names)
         object.__setattr__(self, "column_types", {c.name: c.type for c in self.columns})
+        object.__setattr__(self, "sqlite_conversions", tuple(
+            (i, c.type) for i, c in enumerate(self.columns) if c.type in ("timestamp", "bool")))
         object.__setattr__(self, "select_statement",
                            f"SELECT {', '.join(names)} FROM {self.name} WHERE {where}")
 
@@ -76,17 +80,23 @@ class Table:
     def key_of(self, row: dict[str, Any]) -> tuple[Any, ...]:
         return tuple(row[k] for k in self.key)
 
-    def encode(self, row: dict[str, Any], dialect: Dialect) -> tuple[Any, ...]:
+    def encode(self, row: dict[str, Any], dialect: Dialect) -> list[Any]:
         """A row dict as statement parameters, in column order."""
-        if dialect == "postgres":
-            return tuple(row.get(c.name) for c in self.columns)
-        return tuple(_to_sqlite(row.get(c.name), c.type) for c in self.columns)
+        values = [row.get(name) for name in self.column_names]
+        if dialect == "sqlite":
+            for i, kind in self.sqlite_conversions:
+                if values[i] is not None:
+                    values[i] = _to_sqlite(values[i], kind)
+        return values
 
     def decode(self, values: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
-        if dialect == "postgres":
-            return dict(values)
-        types = self.column_types
-        return {k: from_sqlite(v, types.get(k, "text")) for k, v in values.items()}
+        row = dict(values)
+        if dialect == "sqlite":
+            for i, kind in self.sqlite_conversions:
+                name = self.column_names[i]
+                if row.get(name) is not None:
+                    row[name] = from_sqlite(row[name], kind)
+        return row
 
 
 def _to_sqlite(value: Any, kind: ColumnType) -> Any:

@@ -172,32 +172,36 @@ class StreamProjector:
                 await puller.stop()
 
     async def fold(self, messages: Sequence[Msg]) -> None:
-        ordered = sorted(messages, key=lambda m: m.metadata.sequence.stream)
-        for start, run in enumerate(_contiguous_runs(ordered)):
+        # A message's stream sequence is parsed from its reply subject on every access: once.
+        ordered = sorted(((m.metadata.sequence.stream, m) for m in messages),
+                         key=lambda d: d[0])
+        done = 0
+        for attempt, run in enumerate(_contiguous_runs(ordered)):
             try:
                 await self._fold_run(run)
             except FoldError as error:
                 await self._poisoned(error)
-                await self._redeliver(ordered[_offset(ordered, run):])
+                await self._redeliver([m for _, m in ordered[done:]])
                 return
             except Exception as error:  # the view store is away: fold these again later
                 log.warning("projector %s: %s: %s; redelivering", self.name,
                             type(error).__name__, error)
                 self._last_seq = None
-                await self._redeliver(ordered[_offset(ordered, run):])
-                await asyncio.sleep(0.5 * (start + 1))
+                await self._redeliver([m for _, m in ordered[done:]])
+                await asyncio.sleep(0.5 * (attempt + 1))
                 return
+            done += len(run)
 
-    async def _fold_run(self, run: Sequence[Msg]) -> None:
-        first = run[0].metadata.sequence.stream
-        notifications = [notification_of(m) for m in run]
+    async def _fold_run(self, run: Sequence[tuple[int, Msg]]) -> None:
+        first, last = run[0][0], run[-1][0]
+        notifications = [notification_of(m) for _, m in run]
         # A run right after the last message folded follows its notification; otherwise
         # the runner checks the log for anything between its position and this run.
         follows = (self._last_id if self._last_seq is not None and first == self._last_seq + 1
                    else notifications[0].id - 1)
         await asyncio.to_thread(self.runner.apply, notifications, follows)
-        await run[-1].ack()
-        self._last_seq = run[-1].metadata.sequence.stream
+        await run[-1][1].ack()
+        self._last_seq = last
         self._last_id = notifications[-1].id
 
     async def _poisoned(self, error: FoldError) -> None:
@@ -221,19 +225,15 @@ class StreamProjector:
             await msg.nak(delay=0.5)
 
 
-def _contiguous_runs(messages: Sequence[Msg]) -> list[list[Msg]]:
-    runs: list[list[Msg]] = []
-    for msg in messages:
-        seq = msg.metadata.sequence.stream
-        if runs and runs[-1][-1].metadata.sequence.stream == seq - 1:
-            runs[-1].append(msg)
+def _contiguous_runs(ordered: Sequence[tuple[int, Msg]]) -> list[list[tuple[int, Msg]]]:
+    """Split (sequence, message) pairs, in stream order, where a sequence is skipped."""
+    runs: list[list[tuple[int, Msg]]] = []
+    for seq, msg in ordered:
+        if runs and runs[-1][-1][0] == seq - 1:
+            runs[-1].append((seq, msg))
         else:
-            runs.append([msg])
+            runs.append([(seq, msg)])
     return runs
-
-
-def _offset(messages: Sequence[Msg], run: Sequence[Msg]) -> int:
-    return next(i for i, m in enumerate(messages) if m is run[0])
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -450,7 +450,7 @@ def test_sqlite_encoding_stores_utc_text_and_integer_booleans_and_decodes_back()
 
     encoded = TABLE.encode(row, "sqlite")
 
-    assert encoded == ("a", "1", 3, 1, "2026-03-02T09:30:00.000000+00:00")
+    assert encoded == ["a", "1", 3, 1, "2026-03-02T09:30:00.000000+00:00"]
     decoded = TABLE.decode(dict(zip(TABLE.column_names, encoded, strict=True)), "sqlite")
     assert decoded == row
     assert decoded["at"].tzinfo is not None
@@ -469,7 +469,7 @@ def test_sqlite_timestamps_sort_in_time_order():
 def test_postgres_encoding_passes_values_through_in_column_order():
     row = {"at": START, "active": False, "id": "1", "account_id": "a", "count": None}
 
-    assert TABLE.encode(row, "postgres") == ("a", "1", None, False, START)
+    assert TABLE.encode(row, "postgres") == ["a", "1", None, False, START]
 
 
 def test_memory_rows_keep_only_the_tables_columns_and_hand_out_copies():
