@@ -1,6 +1,6 @@
 """Where views live: one SQLite file (embedded) or the PostgreSQL database (shared).
 
-Statements are written once with `?` placeholders; the PostgreSQL store translates them.
+Statements are written once with `?` parameter marks; the PostgreSQL store translates them.
 Besides the view tables, the store keeps `projection_positions`: for each projection, the last
 notification id it has folded, written in the same transaction as the rows.
 """

@@ -99,6 +99,7 @@ def test_relay_and_stream_projectors(backend: str, make_settings: Callable[..., 
             return head / (time.perf_counter() - started)
 
         rate = asyncio.run(relay())
+        assert runtime.store.positions()[RELAY] == head
         figure(backend, f"{label}: relay, log to stream", rate, "events/s")
         figure(backend, f"{label}: relay / raw publish", rate / raw, "ratio")
 
@@ -116,6 +117,7 @@ def test_relay_and_stream_projectors(backend: str, make_settings: Callable[..., 
             seconds = time.perf_counter() - started
             stop.set()
             await task
+            assert runtime.store.positions()[runner_name] == head
             await nc.close()
             return head / seconds
 
@@ -191,6 +193,7 @@ def _measure_latency(backend: str, settings: Settings, tmp_path: Path) -> None:
                 await asyncio.to_thread(writer.join)
 
         asyncio.run(listen())
+        assert len(seen) == LATENCY_COMMANDS, "every case opened was seen by the subscriber"
         order = sorted(sent)  # the k-th case opened is the k-th command sent (to within
         achieved = LATENCY_COMMANDS / (order[-1] - order[0])  # the clients' overlap)
         latencies = sorted((seen[k + 1] - order[k]) * 1000 for k in range(LATENCY_COMMANDS))

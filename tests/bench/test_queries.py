@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.auth import DEVELOPMENT_ADMIN
@@ -30,38 +26,13 @@ from api.graphql.context import build_context
 from api.graphql.schema import build_schema
 from api.runtime import Runtime
 from tests.bench.conftest import REQUESTS, BigLogs, figure, log_label
+from tests.live import live_server
 
 pytestmark = pytest.mark.bench
 
 TOP_200 = ("{ accounts(first: 200, keyAccountsOnly: true) { edges { node { id name "
            "arr { amount currency } rank isKeyAccount tier manager } } } }")
 WARM_UP = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Run uvicorn in a thread until the block ends; yields the base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def _check(body: dict[str, Any]) -> None:
@@ -110,7 +81,7 @@ def test_top_200_accounts_latency(backend: str, big_logs: BigLogs,
 
         # 1. Over HTTP, through uvicorn, Litestar and strawberry.
         app = create_app(runtime.settings, runtime=runtime)
-        with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
             def over_http() -> None:
                 response = client.post("/graphql", json={"query": TOP_200})
                 assert response.status_code == 200, response.text
