@@ -46,6 +46,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
                     rt.runners if run_workers else [], relay=run_workers, name="carelog-api"))
                 rt.services.feed = workers.changes
                 rt.services.after_write = workers.nudge
+                rt.services.worker_failures = workers.failures
             elif run_workers:
                 rt.pool.start()
                 stack.callback(rt.pool.stop)

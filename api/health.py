@@ -30,8 +30,10 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
          "error": errors[r.name] or ("stopped at a dead letter" if r.name in dead else None)}
         for r in runtime.runners
     ]
-    healthy = all(v["error"] is None for v in views)
-    return {"status": "ready" if healthy else "degraded", "head": head, "views": views}
+    failures = list(runtime.services.worker_failures)
+    healthy = all(v["error"] is None for v in views) and not failures
+    return {"status": "ready" if healthy else "degraded", "head": head, "views": views,
+            "worker_failures": failures}
 
 
 @get("/readyz")

@@ -36,6 +36,8 @@ class Services:
         """Called on the event loop after every command: wakes the relay or the projectors."""
         self.feed = feed
         """Where GraphQL subscriptions hear that a view moved on."""
+        self.worker_failures: list[str] = []
+        """Worker loops of this process that ended on an error (shown by /readyz)."""
 
     async def command(self, fn: Callable[..., CommandResult], **kwargs: Any) -> CommandResult:
         """Run a CareDesk command in a worker thread (eventsourcing is synchronous)."""
