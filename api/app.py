@@ -56,20 +56,23 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             gc.freeze()
             yield
 
+    schema = build_schema(production=settings.is_production, answers=settings.answer_cache)
     graphql = make_graphql_controller(
-        build_schema(production=settings.is_production),
+        schema,
         path="/graphql",
         graphql_ide=None if settings.is_production else "graphiql",
         allow_queries_via_get=False,
         context_getter=context_getter,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[graphql, healthz, readyz],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
     )
+    app.state.schema = schema
+    return app
 
 
 def _no_docs(config: AppConfig) -> AppConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from domain.application import CareDesk, CommandResult
@@ -16,6 +17,10 @@ from projections.changes import ChangeFeed
 from projections.store import ViewStore
 
 T = TypeVar("T")
+
+VIEWS_READ: ContextVar[set[str] | None] = ContextVar("carelog_views_read", default=None)
+"""While an answer is computed for the answer cache: the views it has read so far."""
+UNKNOWN_VIEW = "?"
 
 
 class WaitTimeoutError(DomainError):
@@ -47,6 +52,10 @@ class Services:
             self.after_write()
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a view's query in a worker thread, noting which view an answer depends on."""
+        reads = VIEWS_READ.get()
+        if reads is not None:
+            reads.add(getattr(getattr(fn, "__self__", None), "projection", UNKNOWN_VIEW))
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def wait_for(self, notification_id: int | None) -> None:

@@ -55,6 +55,10 @@ class Settings:
     projection_page_size: int = 500
     """CARELOG_PROJECTION_PAGE_SIZE: notifications folded per view transaction."""
 
+    answer_cache: int = 256
+    """CARELOG_ANSWER_CACHE: answers to plain queries kept while the views they read are
+    unchanged (per process); 0 keeps none."""
+
     nats_url: str | None = None
     """CARELOG_NATS_URL: nats://host:port[,nats://…]; unset: the in-process bus, one process."""
 
@@ -124,6 +128,7 @@ class Settings:
             db_pool_size=_int(get("DB_POOL_SIZE"), 5, "DB_POOL_SIZE"),
             wait_timeout=_seconds(get("WAIT_TIMEOUT"), 5.0, "WAIT_TIMEOUT"),
             projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 500, "PROJECTION_PAGE_SIZE"),
+            answer_cache=_count(get("ANSWER_CACHE"), 256, "ANSWER_CACHE"),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),
             nats_replicas=_int(get("NATS_REPLICAS"), 1, "NATS_REPLICAS"),
@@ -143,6 +148,15 @@ def _int(raw: str | None, default: int, name: str) -> int:
     if value <= 0:
         raise SettingsError(f"CARELOG_{name} must be positive")
     return value
+
+
+def _count(raw: str | None, default: int, name: str) -> int:
+    """A whole number that may be 0."""
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise SettingsError(f"CARELOG_{name} must be a whole number of 0 or more, not {raw!r}")
+    return int(raw)
 
 
 def _port(raw: str | None) -> int:

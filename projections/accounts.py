@@ -161,6 +161,8 @@ _ORDERS = {
 class AccountsView:
     """Queries on the `accounts` read model."""
 
+    projection = AccountsProjection.name
+
     def __init__(self, store: ViewStore, key_accounts: int) -> None:
         self.store = store
         self.key_accounts = key_accounts

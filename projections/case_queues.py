@@ -171,6 +171,8 @@ class CaseFilter:
 class CaseQueuesView:
     """Queries on the `case_queues` read model."""
 
+    projection = CaseQueuesProjection.name
+
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 

@@ -115,6 +115,7 @@ class ProjectionRunner:
                     tx.execute(stmt)
             tx.execute("DELETE FROM projection_positions WHERE name = ?", (self.name,))
             tx.execute("DELETE FROM dead_letters WHERE name = ?", (self.name,))
+            tx.bump_version(self.name)
         self.position = 0
         self._dead_letter_at = None
 
@@ -154,6 +155,8 @@ class ProjectionRunner:
                     if self.on_folded is not None:
                         changes = [Change.of(n.topic, e) for n, e in events]
                     rows.flush()
+                    if events:
+                        tx.bump_version(self.name)
                     tx.set_position(self.name, fresh[-1].id, self.projection.version)
         except FoldError as error:
             # `page` now runs on from the stored position `at`, gap filled.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,12 @@ _DEAD_LETTERS_DDL = {
                 "deliveries INTEGER NOT NULL, recorded_at TEXT NOT NULL, "
                 "PRIMARY KEY (name, notification_id))",
 }
+
+
+# A view's version changes with every commit that folds events it handles (and with a reset):
+# an answer computed from the view stays right while its version does.
+_VERSIONS_DDL = ("CREATE TABLE IF NOT EXISTS view_versions (name TEXT PRIMARY KEY, "
+                 "version TEXT NOT NULL)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +88,11 @@ class ViewTransaction(ABC):
     def lock_position(self, name: str) -> tuple[int, int] | None:
         """The projection's (notification id, version), locked until the transaction ends."""
 
+    def bump_version(self, name: str) -> None:
+        """Mark the view as changed (see `ViewStore.versions`)."""
+        self.execute("INSERT INTO view_versions (name, version) VALUES (?, ?) ON CONFLICT (name) "
+                     "DO UPDATE SET version = excluded.version", (name, uuid.uuid4().hex))
+
     def set_position(self, name: str, notification_id: int, version: int) -> None:
         self.execute(
             "INSERT INTO projection_positions (name, notification_id, version) VALUES (?, ?, ?) "
@@ -119,6 +131,7 @@ class ViewStore(ABC):
                 tx.execute("SELECT pg_advisory_xact_lock(hashtext('carelog:ddl'))")
             tx.execute(_POSITIONS_DDL[self.dialect])
             tx.execute(_DEAD_LETTERS_DDL[self.dialect])
+            tx.execute(_VERSIONS_DDL)
             for table in tables:
                 for stmt in table.create_statements(self.dialect):
                     tx.execute(stmt)
@@ -129,6 +142,13 @@ class ViewStore(ABC):
         with self.reader() as tx:
             rows = tx.fetch_all("SELECT name, notification_id FROM projection_positions")
         return {r["name"]: int(r["notification_id"]) for r in rows}
+
+    def versions(self) -> dict[str, str]:
+        """Each view's version token: it changes whenever the view's rows may have changed."""
+        self.ensure()
+        with self.reader() as tx:
+            rows = tx.fetch_all("SELECT name, version FROM view_versions")
+        return {r["name"]: str(r["version"]) for r in rows}
 
     def set_position(self, name: str, notification_id: int, version: int = 1) -> None:
         """Record a position outside any view transaction (the relay's, for instance)."""

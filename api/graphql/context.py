@@ -20,6 +20,8 @@ class CareContext(BaseContext, kw_only=True):
     viewer: Viewer
     accounts: DataLoader[str, Row | None]
     cases: DataLoader[str, Row | None]
+    uses_clock: bool = False
+    """Set by fields whose value depends on the time of asking: such answers are never kept."""
 
 
 Info: TypeAlias = strawberry.Info[CareContext, None]

@@ -7,8 +7,6 @@ from typing import Any
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
-from strawberry.schema import Schema
-from strawberry.types import ExecutionContext
 
 from domain.application import RefusedChannelError
 from domain.errors import DomainError
@@ -57,10 +55,8 @@ class ErrorCodes(MaskErrors):
                             positions=error.positions, path=error.path, extensions=extensions)
 
 
-class CarelogSchema(Schema):
-    def process_errors(self, errors: list[GraphQLError],
-                       execution_context: ExecutionContext | None = None) -> None:
-        # Expected refusals are answers, not incidents: log only the unexpected, with a trace.
-        for error in errors:
-            if _is_unexpected(error):
-                log.error("unexpected error in GraphQL operation", exc_info=error.original_error)
+def log_unexpected(errors: list[GraphQLError]) -> None:
+    """Expected refusals are answers, not incidents: log only the unexpected, with a trace."""
+    for error in errors:
+        if _is_unexpected(error):
+            log.error("unexpected error in GraphQL operation", exc_info=error.original_error)

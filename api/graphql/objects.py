@@ -147,12 +147,14 @@ class Case:
             notification_id=r["position"])
 
     @strawberry.field(description="First response came after its due time, or is overdue now.")
-    def first_response_breached(self) -> bool:
+    def first_response_breached(self, info: Info) -> bool:
+        info.context.uses_clock = True
         answered = self.first_response_at or datetime.now(UTC)
         return answered > self.first_response_due
 
     @strawberry.field(description="Resolution came after its due time, or is overdue now.")
-    def resolution_breached(self) -> bool:
+    def resolution_breached(self, info: Info) -> bool:
+        info.context.uses_clock = True
         resolved = self.resolved_at or self.closed_at or datetime.now(UTC)
         return resolved > self.resolution_due
 

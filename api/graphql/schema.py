@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
+from typing import Any
 
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -13,15 +15,45 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
+from strawberry.schema import Schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
-from api.graphql.errors import CarelogSchema, ErrorCodes
+from api.graphql.answers import AnswerCache
+from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.subscriptions import Subscription
 
 
-def build_schema(*, production: bool) -> CarelogSchema:
+class CarelogSchema(Schema):
+    """The strawberry schema, with unexpected errors logged and plain queries' answers kept."""
+
+    answers: AnswerCache | None = None
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        log_unexpected(errors)
+
+    async def execute(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                      context_value: Any | None = None, root_value: Any | None = None,
+                      operation_name: str | None = None,
+                      allowed_operation_types: Iterable[OperationType] | None = None,
+                      operation_extensions: dict[str, Any] | None = None) -> ExecutionResult:
+        def run() -> Awaitable[ExecutionResult]:
+            return super(CarelogSchema, self).execute(
+                query, variable_values, context_value, root_value, operation_name,
+                allowed_operation_types, operation_extensions)
+
+        if self.answers is None:
+            return await run()
+        return await self.answers.answer(query, variable_values, operation_name, context_value,
+                                         run)
+
+
+def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
+    """The schema; `answers` is how many answers to plain queries to keep (0: none)."""
     extensions: list[Callable[[], SchemaExtension]] = [
         ErrorCodes,
         partial(QueryDepthLimiter, max_depth=10),
@@ -30,6 +62,8 @@ def build_schema(*, production: bool) -> CarelogSchema:
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return CarelogSchema(query=Query, mutation=Mutation, subscription=Subscription,
-                         extensions=extensions,
-                         config=StrawberryConfig(auto_camel_case=True))
+    schema = CarelogSchema(query=Query, mutation=Mutation, subscription=Subscription,
+                           extensions=extensions,
+                           config=StrawberryConfig(auto_camel_case=True))
+    schema.answers = AnswerCache(answers) if answers > 0 else None
+    return schema
