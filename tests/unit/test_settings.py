@@ -243,3 +243,11 @@ def test_a_key_without_a_value_in_the_dotenv_file_counts_as_unset(tmp_path):
     dotenv.write_text("CARELOG_PORT\n")
 
     assert from_env(dotenv=dotenv).port == 8000
+
+
+def test_the_answer_cache_may_be_turned_off_but_not_negative():
+    assert from_env().answer_cache == 256
+    assert from_env(CARELOG_ANSWER_CACHE="0").answer_cache == 0
+    for bad in ("-1", "lots", "1.5"):
+        with pytest.raises(SettingsError, match="CARELOG_ANSWER_CACHE"):
+            from_env(CARELOG_ANSWER_CACHE=bad)
