@@ -52,8 +52,9 @@ class Settings:
     wait_timeout: float = 5.0
     """CARELOG_WAIT_TIMEOUT: longest a query with `waitFor` waits for the views, in seconds."""
 
-    projection_page_size: int = 500
-    """CARELOG_PROJECTION_PAGE_SIZE: notifications folded per view transaction."""
+    projection_page_size: int = 2000
+    """CARELOG_PROJECTION_PAGE_SIZE: notifications folded per view transaction (and per batch
+    pulled from the stream): larger pages commit less often when catching up."""
 
     answer_cache: int = 256
     """CARELOG_ANSWER_CACHE: answers to plain queries kept while the views they read are
@@ -127,7 +128,7 @@ class Settings:
             key_accounts=_int(get("KEY_ACCOUNTS"), 200, "KEY_ACCOUNTS"),
             db_pool_size=_int(get("DB_POOL_SIZE"), 5, "DB_POOL_SIZE"),
             wait_timeout=_seconds(get("WAIT_TIMEOUT"), 5.0, "WAIT_TIMEOUT"),
-            projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 500, "PROJECTION_PAGE_SIZE"),
+            projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 2000, "PROJECTION_PAGE_SIZE"),
             answer_cache=_count(get("ANSWER_CACHE"), 256, "ANSWER_CACHE"),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),

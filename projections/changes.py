@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from uuid import UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,18 +27,17 @@ class Change:
 
     @classmethod
     def of(cls, topic: str, event: Any) -> Change:
-        aggregate_id = str(event.originator_id)
-        account_id = getattr(event, "account_id", None)
-        case_id = getattr(event, "case_id", None)
+        # Called for every folded event: read the event's attributes once, directly.
+        state = event.__dict__
+        aggregate_id = str(state["originator_id"])
         if topic.startswith("carelog:Account."):
-            account_id = event.originator_id
-        elif topic.startswith("carelog:Case."):
-            case_id = event.originator_id
-        return cls(topic, aggregate_id, _text(account_id), _text(case_id))
-
-
-def _text(value: UUID | str | None) -> str | None:
-    return None if value is None else str(value)
+            return cls(topic, aggregate_id, aggregate_id, None)
+        account_id = state.get("account_id")
+        account = None if account_id is None else str(account_id)
+        if topic.startswith("carelog:Case."):
+            return cls(topic, aggregate_id, account, aggregate_id)
+        case_id = state.get("case_id")
+        return cls(topic, aggregate_id, account, None if case_id is None else str(case_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ def test_defaults_run_embedded_in_development():
     assert settings.key_accounts == 200
     assert settings.db_pool_size == 5
     assert settings.wait_timeout == 5.0
-    assert settings.projection_page_size == 500
+    assert settings.projection_page_size == 2000
 
 
 def test_variables_without_the_carelog_prefix_are_ignored():
@@ -49,7 +49,7 @@ def test_every_setting_is_read_from_its_variable():
         CARELOG_DATA_DIR="/srv/carelog", CARELOG_HOST="0.0.0.0", CARELOG_PORT="8080",
         CARELOG_ENV="production", CARELOG_CURRENCY="usd", CARELOG_FX_RATES="EUR=1.08",
         CARELOG_KEY_ACCOUNTS="50", CARELOG_DB_POOL_SIZE="10", CARELOG_WAIT_TIMEOUT="2",
-        CARELOG_PROJECTION_PAGE_SIZE="1000",
+        CARELOG_PROJECTION_PAGE_SIZE="700",
     )
 
     assert settings.database_url == "postgresql://carelog:secret@db:5432/carelog"
@@ -62,7 +62,7 @@ def test_every_setting_is_read_from_its_variable():
     assert settings.currencies == frozenset({"USD", "EUR"})
     assert (settings.key_accounts, settings.db_pool_size) == (50, 10)
     assert settings.wait_timeout == 2.0
-    assert settings.projection_page_size == 1000
+    assert settings.projection_page_size == 700
 
 
 # Database URL -----------------------------------------------------------------------------
