@@ -80,7 +80,7 @@ def serve(host: str | None, port: int | None, demo_if_empty: bool, demo_accounts
     if no_workers and not settings.is_distributed:
         raise click.UsageError("--no-workers needs CARELOG_NATS_URL: without NATS the views "
                                "are kept by this process")
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, folds=not no_workers)
     if demo_if_empty and (runtime.desk.recorder.max_notification_id() or 0) == 0:
         console.print("The event log is empty: seeding demo data (carelog demo).")
         _seed(runtime, accounts=demo_accounts, months=demo_months, seed=7, until=None)
@@ -150,7 +150,7 @@ def rebuild(projection: str | None) -> None:
     runtime = Runtime.open(_settings())
     try:
         try:
-            runners = [runtime.runner(projection)] if projection else runtime.runners
+            runners = runtime.select([projection] if projection else [])
         except KeyError as error:
             raise click.BadParameter(str(error.args[0]), param_hint="PROJECTION") from None
         for runner in runners:
@@ -192,7 +192,7 @@ def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
     if not settings.is_distributed:
         raise click.UsageError("workers need CARELOG_NATS_URL; without NATS, `carelog serve` "
                                "keeps the views itself")
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, folds=projections is not None)
     try:
         try:
             runners = [] if projections is None else runtime.select(projections)
@@ -231,7 +231,7 @@ def status(as_json: bool) -> None:
     from api.status import gather_status, render_status
 
     settings = _settings()
-    runtime = Runtime.open(settings, prepare=False)
+    runtime = Runtime.open(settings, folds=False)
     try:
         report = asyncio.run(gather_status(runtime))
     finally:

@@ -30,12 +30,13 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
-             prepare: bool = True) -> Runtime:
+             folds: bool = True) -> Runtime:
         """The embedded wiring: threads follow the log, an in-process feed announces.
 
-        With `prepare`, views are made ready to fold: tables created, and a view kept by an
-        older version of its projection is emptied to be rebuilt. Without it (for reports),
-        nothing is changed.
+        Every process gets the view tables it reads, created where missing. A process that
+        `folds` also makes views ready to fold: a view kept by an older version of its
+        projection is emptied to be rebuilt. Processes that only read (an API beside worker
+        processes, the relay, `carelog status`) leave that to the projectors.
         """
         desk = open_desk(settings, clock or SystemClock())
         store = open_views(settings)
@@ -45,8 +46,10 @@ class Runtime:
                                     on_folded=feed.announce)
                    for p in all_projections(rates)]
         pool = ProjectorPool(runners)
-        if prepare:
+        if folds:
             pool.prepare()
+        else:
+            store.ensure([table for r in runners for table in r.projection.tables])
         services = Services(settings, desk, store, [r.name for r in runners], pool.nudge, feed)
         return cls(settings, desk, store, runners, pool, services)
 

@@ -234,3 +234,29 @@ def test_folding_past_a_dead_letter_after_the_fix_clears_it(runtime: Runtime) ->
     fixed.catch_up()
     assert fixed.position == head
     assert runtime.store.dead_letters() == []
+
+
+def test_processes_that_only_read_never_empty_a_view(settings: Any, clock: Any) -> None:
+    """An API beside worker processes (or the relay) finds a view of another projection version:
+    it leaves it to the projectors, which rebuild it; it only creates missing tables."""
+    first = Runtime.open(settings, clock)
+    try:
+        seed(first, accounts=3, months=1)
+        for runner in first.runners:
+            runner.catch_up()
+        with first.store.transaction() as tx:
+            tx.set_position("accounts", first.runner("accounts").position, 99)
+        before = dump(first.store, first.runner("accounts").projection)
+    finally:
+        first.close()
+    reader = Runtime.open(settings, clock, folds=False)
+    try:
+        assert dump(reader.store, reader.runner("accounts").projection) == before
+        assert reader.services.accounts.count() == 3
+    finally:
+        reader.close()
+    folder = Runtime.open(settings, clock)
+    try:
+        assert folder.runner("accounts").position == 0, "the projector rebuilds it"
+    finally:
+        folder.close()
