@@ -7,6 +7,10 @@ one folded (a restart, a redelivery after a crash), the runner reads whatever li
 the log itself, so the view never skips an event. A notification the projection cannot fold is
 retried; after `max_deliveries` attempts it is dead-lettered and the projection stops.
 
+At start a projector first folds what its view lacks straight from the log (cheaper than
+receiving it, and the stream may no longer hold the oldest events), then follows the stream
+from there: its consumer delivers what is published from its creation on.
+
 The ack wait is short (5 s) on purpose: a batch commits well within it, and what a crashed
 projector had fetched comes back that much sooner to the one replacing it (a late ack only
 costs a redelivery, which is skipped).
@@ -31,6 +35,10 @@ from integrations.nats.subjects import Subjects
 from projections.runner import FoldError, ProjectionRunner
 
 log = logging.getLogger(__name__)
+
+
+FAR_BEHIND = 10
+"""Batches of pending messages past which a consumer is made again instead of drained."""
 
 
 class ProjectionStoppedError(RuntimeError):
@@ -94,7 +102,8 @@ class BatchPull:
 
 class StreamProjector:
     def __init__(self, runner: ProjectionRunner, nc: Client, subjects: Subjects,
-                 batch: int = 500, ack_wait: float = 5.0, max_deliveries: int = 5) -> None:
+                 batch: int = 500, ack_wait: float = 5.0, max_deliveries: int = 5,
+                 catch_up_from_log: bool = True) -> None:
         self.runner = runner
         self.nc = nc
         self.js = nc.jetstream()
@@ -106,37 +115,49 @@ class StreamProjector:
         self._last_seq: int | None = None
         self._last_id = 0
         self._attempts: dict[int, int] = {}
+        self.catch_up_from_log = catch_up_from_log
+        """Read what the view lacks from the log at start (off: everything from the stream)."""
 
     @property
     def name(self) -> str:
         return self.runner.name
 
     async def ensure_consumer(self) -> None:
-        """Create the durable consumer, or make it again if its settings are not ours.
+        """Create the durable consumer, or make it again if it is not as needed.
 
+        It delivers what is published from its creation on (DeliverPolicy.NEW): whatever came
+        before and the view lacks is read from the log, which is cheaper than the stream. For
+        the same reason a consumer far behind is made again rather than drained. Replacing it
+        is always safe: the view's position, not the consumer's, says what is folded.
         Acknowledgements are cumulative (AckPolicy.ALL): batches are folded in stream order,
         so acknowledging a run's last message acknowledges the run.
         """
+        policy = DeliverPolicy.NEW if self.catch_up_from_log else DeliverPolicy.ALL
         config = ConsumerConfig(
-            durable_name=self.durable, deliver_policy=DeliverPolicy.ALL,
+            durable_name=self.durable, deliver_policy=policy,
             ack_policy=AckPolicy.ALL, ack_wait=self.ack_wait, max_deliver=-1,
             max_ack_pending=self.batch * 2, filter_subject=self.subjects.events)
         try:
-            have = (await self.js.consumer_info(self.subjects.stream, self.durable)).config
+            info = await self.js.consumer_info(self.subjects.stream, self.durable)
         except NotFoundError:
             await self.js.add_consumer(self.subjects.stream, config)
             return
-        if (have.ack_policy, have.ack_wait, have.max_ack_pending, have.filter_subject) != (
-                config.ack_policy, config.ack_wait, config.max_ack_pending, config.filter_subject):
-            # Safe to replace: the view's position, not the consumer's, says what is folded.
-            log.info("projector %s: recreating consumer %s with new settings", self.name,
-                     self.durable)
+        have = info.config
+        if (have.ack_policy, have.ack_wait, have.max_ack_pending, have.filter_subject,
+                have.deliver_policy) != (config.ack_policy, config.ack_wait,
+                                         config.max_ack_pending, config.filter_subject,
+                                         config.deliver_policy) or (
+                self.catch_up_from_log and (info.num_pending or 0) > FAR_BEHIND * self.batch):
+            log.info("projector %s: making consumer %s again (new settings, or far behind)",
+                     self.name, self.durable)
             await self.js.delete_consumer(self.subjects.stream, self.durable)
             await self.js.add_consumer(self.subjects.stream, config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fold until `stop` is set; raises `ProjectionStoppedError` after a dead letter."""
         await asyncio.to_thread(self.runner.prepare)
+        if self.catch_up_from_log:
+            await self._catch_up(stop)
         puller: BatchPull | None = None
         backoff = 0.2
         idle = 0
@@ -145,12 +166,17 @@ class StreamProjector:
                 try:
                     if puller is None:
                         await self.ensure_consumer()
+                        if self.catch_up_from_log:
+                            # What was published before the consumer existed is in the log.
+                            await self._catch_up(stop)
                         puller = BatchPull(self.nc, self.subjects.stream, self.durable)
                         await puller.start()
                     if idle >= 5:  # a deleted stream or consumer only shows as silence
                         idle = 0
                         await self.js.consumer_info(self.subjects.stream, self.durable)
                     messages = await puller.pull(self.batch, wait=1.0)
+                except ProjectionStoppedError:
+                    raise
                 except Exception as error:  # NATS away, or the stream was reset: start again
                     log.warning("projector %s: %s: %s; retrying", self.name,
                                 type(error).__name__, error)
@@ -170,6 +196,21 @@ class StreamProjector:
         finally:
             if puller is not None:
                 await puller.stop()
+
+    async def _catch_up(self, stop: asyncio.Event) -> None:
+        """Fold what the view lacks straight from the log, before following the stream."""
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.runner.catch_up)
+                return
+            except FoldError as error:
+                await self._poisoned(error)
+            except Exception as error:  # the database is away: try again
+                log.warning("projector %s: catching up from the log: %s: %s", self.name,
+                            type(error).__name__, error)
+                await _sleep(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
 
     async def fold(self, messages: Sequence[Msg]) -> None:
         # A message's stream sequence is parsed from its reply subject on every access: once.

@@ -369,7 +369,7 @@ def views(runtime: Runtime) -> dict[str, dict[str, list[tuple[Any, ...]]]]:
 @contextlib.contextmanager
 def reader(settings: Settings) -> Iterator[Runtime]:
     """A runtime in this process that only reads: the log and the view tables."""
-    runtime = Runtime.open(settings, prepare=False)
+    runtime = Runtime.open(settings, folds=False)
     try:
         yield runtime
     finally:

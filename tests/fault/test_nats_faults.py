@@ -164,7 +164,8 @@ def test_b3_a_consumer_that_dies_before_its_ack_gets_the_batch_again(
         subjects = Subjects(runtime.settings.nats_prefix)
         async with workers(runtime, projections=False):
             await until(lambda: runtime.store.positions().get(RELAY) == head)
-        projector = StreamProjector(runner, nc, subjects, batch=20, ack_wait=1.0)
+        projector = StreamProjector(runner, nc, subjects, batch=20, ack_wait=1.0,
+                                    catch_up_from_log=False)
         original = nats.aio.msg.Msg.ack
 
         async def die(self: Any) -> None:
@@ -177,7 +178,8 @@ def test_b3_a_consumer_that_dies_before_its_ack_gets_the_batch_again(
         assert 0 < committed < head, "the first batch committed, its ack never went out"
         monkeypatch.setattr(nats.aio.msg.Msg, "ack", original)
         await asyncio.sleep(1.5)  # past the ack wait: the batch is due for redelivery
-        restarted = StreamProjector(runner, nc, subjects, batch=20, ack_wait=1.0)
+        restarted = StreamProjector(runner, nc, subjects, batch=20, ack_wait=1.0,
+                                    catch_up_from_log=False)
         stop = asyncio.Event()
         task = asyncio.create_task(restarted.run(stop))
         await until(lambda: runtime.store.positions()["case_queues"] == head, 30)
