@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.request
 
 import nats
@@ -24,13 +25,30 @@ class StartupCheckError(RuntimeError):
 
 
 async def connect(settings: Settings, name: str) -> Client:
-    """A connection that keeps reconnecting for ever; callers decide how long to wait."""
+    """A connection that keeps (re)connecting for ever, saying so in one line now and then.
+
+    A process started before NATS waits for it, and one whose server goes away carries on
+    when it is back; nats-py's own error report (a trace at every attempt) is replaced.
+    """
     if settings.nats_url is None:
         raise StartupCheckError("CARELOG_NATS_URL is not set: the distributed mode needs NATS")
     servers = [u.strip() for u in settings.nats_url.split(",")]
+    said: dict[str, float] = {}
+
+    async def on_error(error: Exception) -> None:
+        what = f"{type(error).__name__}: {error}"
+        now = time.monotonic()
+        if now - said.get(what, -60.0) >= 30.0:
+            said[what] = now
+            log.warning("NATS at %s: %s (retrying)", settings.nats_url, what)
+
+    async def on_reconnected() -> None:
+        log.info("NATS connection back")
+
     return await nats.connect(servers=servers, name=name, connect_timeout=5,
                               reconnect_time_wait=0.5, max_reconnect_attempts=-1,
-                              allow_reconnect=True)
+                              allow_reconnect=True, error_cb=on_error,
+                              reconnected_cb=on_reconnected)
 
 
 def stream_config(settings: Settings) -> StreamConfig:
