@@ -26,9 +26,9 @@ _PREFIXES = ["Northwind", "Contoso", "Globex", "Initech", "Umbrella", "Stark", "
              "Gekko", "Nakatomi", "Virtucon", "Dunder"]
 _SUFFIXES = ["Logistics", "Retail", "Health", "Energy", "Foods", "Systems", "Bank", "Media",
              "Telecom", "Insurance", "Pharma", "Motors"]
-_MANAGERS = ["Anna Berg", "Ben Okafor", "Chloe Martin", "David Kim", "Elena Rossi",
+MANAGERS = ["Anna Berg", "Ben Okafor", "Chloe Martin", "David Kim", "Elena Rossi",
              "Farid Haddad", "Grace Liu", "Hugo Lambert"]
-_AGENTS = ["Ivy", "Jonas", "Kemal", "Lena", "Marco", "Nadia", "Oskar", "Priya", "Quentin", "Rosa"]
+AGENTS = ["Ivy", "Jonas", "Kemal", "Lena", "Marco", "Nadia", "Oskar", "Priya", "Quentin", "Rosa"]
 _FIRST = ["Alex", "Sam", "Maria", "John", "Yuki", "Omar", "Sofia", "Lars", "Ines", "Tom",
           "Mei", "Raj", "Eva", "Paul", "Zoe", "Ali"]
 _LAST = ["Smith", "Novak", "Garcia", "Müller", "Tanaka", "Haddad", "Rossi", "Jensen",
@@ -132,7 +132,7 @@ class DemoGenerator:
             opened = datetime.combine(self.start, time(9), UTC) - timedelta(
                 days=own.randrange(30, 900))
             result = self.desk.open_account(
-                name=name, tier=tier.value, manager=_MANAGERS[i % len(_MANAGERS)], currency="EUR",
+                name=name, tier=tier.value, manager=MANAGERS[i % len(MANAGERS)], currency="EUR",
                 actor=_ACTOR, occurred_at=opened, external_ref=f"demo-{self.seed}-{i}")
             account_id = result.ids["accountId"]
             contacts = [] if result.duplicate else self._contacts(own, account_id, name, i, opened)
@@ -229,7 +229,7 @@ class DemoGenerator:
         self.summary.cases += 1
         self.summary.interactions += 1
         case_id = result.ids["caseId"]
-        agent = _AGENTS[(account.index + k) % len(_AGENTS)]
+        agent = AGENTS[(account.index + k) % len(AGENTS)]
         t = opened + timedelta(minutes=rng.randrange(1, 30))
         if t >= last:
             return

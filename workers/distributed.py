@@ -54,7 +54,6 @@ class NatsWorkers:
         self.nc: Client | None = None
         self._feed: NatsChangeFeed | None = None
         self.relay: Relay | None = None
-        self.projectors: list[StreamProjector] = []
         self._announcers: list[Callable[[ViewChange], None] | None] = []
         self.failures: list[str] = []
         """Loops that ended on an error (a dead letter, a refused stream): the process should
@@ -74,7 +73,6 @@ class NatsWorkers:
             runner.on_folded = self._feed.announce
             projector = StreamProjector(runner, self.nc, self.subjects,
                                         batch=self.settings.projection_page_size)
-            self.projectors.append(projector)
             self.tasks.append(asyncio.create_task(self._guard(projector.name,
                                                               projector.run(self.stop))))
         if self.run_relay:

@@ -13,17 +13,15 @@ import strawberry
 from domain import values
 from projections.money import from_cents
 
-strawberry.enum(values.Channel, name="Channel")
+# The domain's enumerations are the GraphQL enums (registered in place, named as in Python).
+for _enum in (values.Channel, values.Direction, values.Tier, values.Priority,
+              values.CaseStatus, values.ContactRole):
+    strawberry.enum(_enum)
 Channel = values.Channel
-strawberry.enum(values.Direction, name="Direction")
 Direction = values.Direction
-strawberry.enum(values.Tier, name="Tier")
 Tier = values.Tier
-strawberry.enum(values.Priority, name="Priority")
 Priority = values.Priority
-strawberry.enum(values.CaseStatus, name="CaseStatus")
 CaseStatus = values.CaseStatus
-strawberry.enum(values.ContactRole, name="ContactRole")
 ContactRole = values.ContactRole
 
 N = TypeVar("N")

@@ -31,6 +31,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from api.demo import AGENTS, MANAGERS
 from domain.account import Account
 from domain.application import CareDesk
 from domain.case import Case
@@ -58,9 +59,6 @@ _NAMES = ["Northwind", "Contoso", "Globex", "Initech", "Umbrella", "Stark", "Way
           "Monarch", "Blue Sun", "Gekko", "Nakatomi", "Virtucon", "Dunder"]
 _TRADES = ["Logistics", "Retail", "Health", "Energy", "Foods", "Systems", "Bank", "Media",
            "Telecom", "Insurance", "Pharma", "Motors"]
-_MANAGERS = ["Anna Berg", "Ben Okafor", "Chloe Martin", "David Kim", "Elena Rossi",
-             "Farid Haddad", "Grace Liu", "Hugo Lambert"]
-_AGENTS = ["Ivy", "Jonas", "Kemal", "Lena", "Marco", "Nadia", "Oskar", "Priya", "Quentin", "Rosa"]
 _PEOPLE = ["Alex Smith", "Sam Novak", "Maria Garcia", "John Müller", "Yuki Tanaka",
            "Omar Haddad", "Sofia Rossi", "Lars Jensen", "Ines Silva", "Mei Chen", "Raj Patel"]
 _ROLES = ["champion", "executive_sponsor", "billing", "user", "user"]
@@ -226,7 +224,7 @@ class BigLogWriter:
                 days=rng.randrange(30, 900))
             account = Account(
                 id=Account.id_for(f"bench-{self.seed}-{i}"), name=name, tier=tier.value,
-                manager=_MANAGERS[i % len(_MANAGERS)], currency="EUR", occurred_at=opened,
+                manager=MANAGERS[i % len(MANAGERS)], currency="EUR", occurred_at=opened,
                 actor=ACTOR)
             domain = name.lower().replace(" ", "") + ".example"
             contacts = []
@@ -277,7 +275,7 @@ class BigLogWriter:
 
     def _new_manager(self, at: datetime, client: _Client) -> None:
         current = client.account.manager
-        manager = self.rng.choice([m for m in _MANAGERS if m != current])
+        manager = self.rng.choice([m for m in MANAGERS if m != current])
         client.account.assign_manager(manager, at, "staff:admin")
         self._touch(client.account)
 
@@ -360,7 +358,7 @@ class BigLogWriter:
         self._touch(interaction)
         self.summary.cases += 1
         self.summary.interactions += 1
-        agent = _AGENTS[rng.randrange(len(_AGENTS))]
+        agent = AGENTS[rng.randrange(len(AGENTS))]
         flow = _Flow(client, case, topic, agent, external_id)
         self._plan(flow, at, priority)
 
