@@ -173,7 +173,7 @@ def test_b3_a_consumer_that_dies_before_its_ack_gets_the_batch_again(
 
         monkeypatch.setattr(nats.aio.msg.Msg, "ack", die)
         with pytest.raises(Crash):
-            await projector.run(asyncio.Event())
+            await asyncio.wait_for(projector.run(asyncio.Event()), 60)
         committed = runtime.store.positions()["case_queues"]
         assert 0 < committed < head, "the first batch committed, its ack never went out"
         monkeypatch.setattr(nats.aio.msg.Msg, "ack", original)
