@@ -32,6 +32,9 @@ class Action(StrEnum):
     READ_CASES = "read_cases"
     WORK_CASES = "work_cases"
     SUBMIT_REQUESTS = "submit_requests"
+    MANAGE_HEALTH_MODEL = "manage_health_model"
+    MANAGE_GOALS = "manage_goals"
+    HANDLE_ALERTS = "handle_alerts"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {

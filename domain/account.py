@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -11,7 +11,16 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import InvalidInputError, InvalidStateError, NotFoundError
-from domain.values import ContactRole, Money, Tier, enum_value
+from domain.values import (
+    ContactRole,
+    Money,
+    RenewalLikelihood,
+    RenewalRisk,
+    Sentiment,
+    Tier,
+    TouchpointKind,
+    enum_value,
+)
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -65,6 +74,9 @@ class Account(Aggregate):
         self.currency = currency
         self.revenue: dict[str, Decimal] = {}
         self.contacts: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.renewal_risk = RenewalRisk.NONE.value
+        self.sentiment: str | None = None
         self.churned = False
 
     # Commands: guards first, then the event.
@@ -131,9 +143,103 @@ class Account(Aggregate):
             raise InvalidStateError("the account has already churned")
         self._churn(clean_name(reason, "churn reason", 2000), occurred_at, actor)
 
+    def log_touchpoint(self, kind: str, two_way: bool, contact_ids: list[UUID], summary: str,
+                       occurred_at: datetime, actor: str) -> None:
+        """A meeting, call or exchange with the client; the attendees' roles are kept with it."""
+        kind = enum_value(TouchpointKind, kind, "touchpoint kind")
+        roles = sorted({self._active_contact(c)["role"] for c in contact_ids})
+        text = summary.strip()
+        if len(text) > 5000:
+            raise InvalidInputError("the touchpoint summary is longer than 5000 characters")
+        self._log_touchpoint(kind, two_way, list(dict.fromkeys(contact_ids)), roles, text,
+                             occurred_at, actor)
+
+    def report_usage(self, active_users: int | None, licensed_seats: int | None,
+                     occurred_at: datetime, actor: str) -> None:
+        if active_users is None and licensed_seats is None:
+            raise InvalidInputError("report active users, licensed seats or both")
+        for value, what in ((active_users, "active users"), (licensed_seats, "licensed seats")):
+            if value is not None and (type(value) is not int or value < 0):
+                raise InvalidInputError(f"{what} must be a whole number of at least 0")
+        if licensed_seats == 0:
+            raise InvalidInputError("licensed seats must be at least 1")
+        self._report_usage(active_users, licensed_seats, occurred_at, actor)
+
+    def issue_invoice(self, number: str, amount: Money, due_on: date, occurred_at: datetime,
+                      actor: str) -> UUID:
+        number = clean_name(number, "invoice number", 100)
+        invoice_id = uuid5(self.id, f"invoice:{number}")
+        if str(invoice_id) in self.invoices:
+            raise InvalidStateError(f"invoice {number} has already been issued")
+        if amount.amount <= 0:
+            raise InvalidInputError("an invoice amount must be positive")
+        if amount.currency != self.currency:
+            raise InvalidInputError(
+                f"the invoice is in {amount.currency} but the account is billed in "
+                f"{self.currency}")
+        if due_on < occurred_at.date():
+            raise InvalidInputError("an invoice cannot fall due before it is issued")
+        self._issue_invoice(invoice_id, number, amount.amount, amount.currency, due_on,
+                            occurred_at, actor)
+        return invoice_id
+
+    def mark_invoice_paid(self, invoice_id: UUID, occurred_at: datetime, actor: str) -> None:
+        invoice = self._invoice(invoice_id)
+        if invoice["paid"]:
+            raise InvalidStateError(f"invoice {invoice['number']} is already paid")
+        self._invoice_paid(invoice_id, occurred_at, actor)
+
+    def mark_invoice_overdue(self, invoice_id: UUID, occurred_at: datetime, actor: str) -> None:
+        invoice = self._invoice(invoice_id)
+        if invoice["paid"]:
+            raise InvalidStateError(f"invoice {invoice['number']} is paid")
+        if occurred_at.date() <= invoice["due_on"]:
+            raise InvalidStateError(
+                f"invoice {invoice['number']} is not due until {invoice['due_on'].isoformat()}")
+        if invoice["overdue"]:
+            raise InvalidStateError(f"invoice {invoice['number']} is already marked overdue")
+        self._invoice_overdue(invoice_id, occurred_at, actor)
+
+    def record_payment_failure(self, invoice_id: UUID | None, reason: str,
+                               occurred_at: datetime, actor: str) -> None:
+        if invoice_id is not None and self._invoice(invoice_id)["paid"]:
+            raise InvalidStateError("the invoice is already paid")
+        self._payment_failed(invoice_id, clean_name(reason, "reason", 2000), occurred_at, actor)
+
+    def request_contraction(self, reason: str, new_mrr: Money | None, occurred_at: datetime,
+                            actor: str) -> None:
+        if new_mrr is not None and (new_mrr.amount < 0 or new_mrr.currency != self.currency):
+            raise InvalidInputError(
+                f"the requested MRR must be a non-negative amount in {self.currency}")
+        self._request_contraction(clean_name(reason, "reason", 2000),
+                                  None if new_mrr is None else new_mrr.amount,
+                                  occurred_at, actor)
+
+    def set_renewal(self, renews_on: date, likelihood: str | None, occurred_at: datetime,
+                    actor: str) -> None:
+        if likelihood is not None:
+            likelihood = enum_value(RenewalLikelihood, likelihood, "renewal likelihood")
+        self._set_renewal(renews_on, likelihood, occurred_at, actor)
+
+    def set_renewal_risk(self, level: str, note: str, occurred_at: datetime, actor: str) -> None:
+        level = enum_value(RenewalRisk, level, "renewal risk")
+        if level == self.renewal_risk:
+            raise InvalidStateError(f"the renewal risk is already {level}")
+        self._set_renewal_risk(level, note.strip(), occurred_at, actor)
+
+    def set_sentiment(self, level: str, note: str, occurred_at: datetime, actor: str) -> None:
+        level = enum_value(Sentiment, level, "sentiment")
+        self._set_sentiment(level, note.strip(), occurred_at, actor)
+
     def check_active(self) -> None:
         if self.churned:
             raise InvalidStateError(f"account {self.name} has churned")
+
+    def _invoice(self, invoice_id: UUID) -> dict[str, Any]:
+        invoice = self.invoices.get(str(invoice_id))
+        if invoice is None:
+            raise NotFoundError(f"invoice {invoice_id} not found on this account")
+        return invoice
 
     def _active_contact(self, contact_id: UUID) -> dict[str, Any]:
         contact = self.contacts.get(str(contact_id))
@@ -185,3 +291,52 @@ class Account(Aggregate):
     @event("Churned", topic="carelog:Account.Churned")
     def _churn(self, reason: str, occurred_at: datetime, actor: str) -> None:
         self.churned = True
+
+    @event("TouchpointLogged", topic="carelog:Account.TouchpointLogged")
+    def _log_touchpoint(self, kind: str, two_way: bool, contact_ids: list[UUID],
+                        roles: list[str], summary: str, occurred_at: datetime,
+                        actor: str) -> None:
+        pass
+
+    @event("UsageReported", topic="carelog:Account.UsageReported")
+    def _report_usage(self, active_users: int | None, licensed_seats: int | None,
+                      occurred_at: datetime, actor: str) -> None:
+        pass
+
+    @event("InvoiceIssued", topic="carelog:Account.InvoiceIssued")
+    def _issue_invoice(self, invoice_id: UUID, number: str, amount: Decimal, currency: str,
+                       due_on: date, occurred_at: datetime, actor: str) -> None:
+        self.invoices[str(invoice_id)] = {
+            "number": number, "due_on": due_on, "paid": False, "overdue": False}
+
+    @event("InvoicePaid", topic="carelog:Account.InvoicePaid")
+    def _invoice_paid(self, invoice_id: UUID, occurred_at: datetime, actor: str) -> None:
+        self.invoices[str(invoice_id)]["paid"] = True
+
+    @event("InvoiceOverdue", topic="carelog:Account.InvoiceOverdue")
+    def _invoice_overdue(self, invoice_id: UUID, occurred_at: datetime, actor: str) -> None:
+        self.invoices[str(invoice_id)]["overdue"] = True
+
+    @event("PaymentFailed", topic="carelog:Account.PaymentFailed")
+    def _payment_failed(self, invoice_id: UUID | None, reason: str, occurred_at: datetime,
+                        actor: str) -> None:
+        pass
+
+    @event("ContractionRequested", topic="carelog:Account.ContractionRequested")
+    def _request_contraction(self, reason: str, new_mrr: Decimal | None, occurred_at: datetime,
+                             actor: str) -> None:
+        pass
+
+    @event("RenewalSet", topic="carelog:Account.RenewalSet")
+    def _set_renewal(self, renews_on: date, likelihood: str | None, occurred_at: datetime,
+                     actor: str) -> None:
+        pass
+
+    @event("RenewalRiskSet", topic="carelog:Account.RenewalRiskSet")
+    def _set_renewal_risk(self, level: str, note: str, occurred_at: datetime,
+                          actor: str) -> None:
+        self.renewal_risk = level
+
+    @event("SentimentSet", topic="carelog:Account.SentimentSet")
+    def _set_sentiment(self, level: str, note: str, occurred_at: datetime, actor: str) -> None:
+        self.sentiment = level

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import Environment
 
 from domain.account import Account, clean_name
+from domain.alert import Alert, AlertKind
 from domain.case import MAX_SUBJECT, Case
 from domain.errors import (
     ChannelNotAllowedError,
@@ -26,6 +28,8 @@ from domain.errors import (
     NotFoundError,
     VersionConflictError,
 )
+from domain.goal import Goal, GoalMetric
+from domain.health_policy import POLICY_ID, HealthPolicy
 from domain.interaction import Interaction, clean_text
 from domain.ports import Clock
 from domain.service_plans import plan_for
@@ -79,6 +83,19 @@ class _Message:
             channel_allowed=self.allowed, occurred_at=at, actor=actor)
 
 
+class DateAsISO(Transcoding):
+    """Calendar dates (due dates, renewal dates) as ISO strings; eventsourcing has no default."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class CareDesk(Application[UUID]):
     """Commands on accounts, cases and interactions."""
 
@@ -89,6 +106,10 @@ class CareDesk(Application[UUID]):
         self.clock = clock
         self.currencies = currencies
         super().__init__(env=dict(env))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         # Configuration comes only from `integrations.persistence`, never from os.environ.
@@ -162,6 +183,76 @@ class CareDesk(Application[UUID]):
                       occurred_at: datetime | None = None) -> CommandResult:
         at = self._when(occurred_at)
         return self._update(Account, account_id, None, lambda a: a.churn(reason, at, actor))
+
+    def log_touchpoint(self, *, account_id: UUID, kind: str, two_way: bool, actor: str,
+                       contact_ids: list[UUID] | None = None, summary: str = "",
+                       occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None, lambda a: a.log_touchpoint(
+            kind, two_way, list(contact_ids or []), summary, at, actor))
+
+    def report_usage(self, *, account_id: UUID, actor: str, active_users: int | None = None,
+                     licensed_seats: int | None = None,
+                     occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None, lambda a: a.report_usage(
+            active_users, licensed_seats, at, actor))
+
+    def issue_invoice(self, *, account_id: UUID, number: str, amount: Money, due_on: date,
+                      actor: str, occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        made: dict[str, UUID] = {}
+
+        def act(a: Account) -> None:
+            made["invoiceId"] = a.issue_invoice(number, amount, due_on, at, actor)
+
+        result = self._update(Account, account_id, None, act)
+        return CommandResult({**result.ids, **made}, result.notification_id, result.version)
+
+    def mark_invoice_paid(self, *, account_id: UUID, invoice_id: UUID, actor: str,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.mark_invoice_paid(invoice_id, at, actor))
+
+    def mark_invoice_overdue(self, *, account_id: UUID, invoice_id: UUID, actor: str,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.mark_invoice_overdue(invoice_id, at, actor))
+
+    def record_payment_failure(self, *, account_id: UUID, reason: str, actor: str,
+                               invoice_id: UUID | None = None,
+                               occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.record_payment_failure(invoice_id, reason, at, actor))
+
+    def request_contraction(self, *, account_id: UUID, reason: str, actor: str,
+                            new_mrr: Money | None = None,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.request_contraction(reason, new_mrr, at, actor))
+
+    def set_renewal(self, *, account_id: UUID, renews_on: date, actor: str,
+                    likelihood: str | None = None,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.set_renewal(renews_on, likelihood, at, actor))
+
+    def set_renewal_risk(self, *, account_id: UUID, level: str, actor: str, note: str = "",
+                         occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.set_renewal_risk(level, note, at, actor))
+
+    def set_sentiment(self, *, account_id: UUID, level: str, actor: str, note: str = "",
+                      occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.set_sentiment(level, note, at, actor))
 
     # Cases and interactions --------------------------------------------------------------
 
@@ -302,6 +393,70 @@ class CareDesk(Application[UUID]):
         return self._update(Case, case_id, expected_version,
                             lambda c: c.rate(csat, comment, at, actor))
 
+    # Health, alerts and goals ------------------------------------------------------------
+
+    def publish_health_model(self, *, document: dict[str, Any], actor: str, note: str = "",
+                             occurred_at: datetime | None = None) -> CommandResult:
+        """Publish the next health model version; every history is recomputed under it."""
+        at = self._when(occurred_at)
+
+        def attempt() -> CommandResult:
+            if self._exists(POLICY_ID):
+                policy = self._get(HealthPolicy, POLICY_ID)
+            else:
+                policy = HealthPolicy(id=POLICY_ID, occurred_at=at, actor=actor)
+            version = policy.publish(document, note, at, actor)
+            recordings = self.save(policy)
+            return CommandResult({"healthPolicyId": policy.id}, recordings[-1].notification.id,
+                                 policy.version, extra={"modelVersion": version})
+
+        return self._retrying(attempt, None)
+
+    def raise_alert(self, *, account_id: UUID, kind: str, day: date, score_before: int | None,
+                    score_after: int, band_before: str, band_after: str,
+                    drivers: list[dict[str, Any]], model_version: int, actor: str,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        """Raise a health alert for the account's manager; raising it again is a duplicate."""
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        kind = enum_value(AlertKind, kind, "alert kind")
+        alert = Alert(id=Alert.id_for(account_id, kind, day, model_version),
+                      account_id=account_id, manager=account.manager, kind=kind, day=day,
+                      score_before=score_before, score_after=score_after,
+                      band_before=band_before, band_after=band_after, drivers=drivers,
+                      model_version=model_version, occurred_at=at, actor=actor)
+        return self._save_new(alert, {"alertId": alert.id, "accountId": account_id})
+
+    def acknowledge_alert(self, *, alert_id: UUID, actor: str, note: str = "",
+                          occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Alert, alert_id, None, lambda a: a.acknowledge(note, at, actor))
+
+    def resolve_alert(self, *, alert_id: UUID, actor: str, note: str = "",
+                      occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Alert, alert_id, None, lambda a: a.resolve(note, at, actor))
+
+    def set_goal(self, *, title: str, metric: str, target: Decimal, deadline: date,
+                 owner: str, actor: str, occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        metric = enum_value(GoalMetric, metric, "goal metric")
+        Goal.check(metric, target, deadline, at)
+        goal = Goal(id=uuid4(), title=clean_name(title, "title"), metric=metric, target=target,
+                    deadline=deadline, owner=clean_name(owner, "owner"), occurred_at=at,
+                    actor=actor)
+        return self._save_new(goal, {"goalId": goal.id})
+
+    def revise_goal(self, *, goal_id: UUID, target: Decimal, deadline: date, actor: str,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Goal, goal_id, None, lambda g: g.revise(target, deadline, at, actor))
+
+    def cancel_goal(self, *, goal_id: UUID, reason: str, actor: str,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Goal, goal_id, None, lambda g: g.cancel(reason, at, actor))
+
     # Mechanics ---------------------------------------------------------------------------
 
     def _when(self, occurred_at: datetime | None) -> datetime:
@@ -368,7 +523,7 @@ class CareDesk(Application[UUID]):
 
     def _update(self, cls: type[A], aggregate_id: UUID, expected_version: int | None,
                 change: Callable[[A], None]) -> CommandResult:
-        key = "caseId" if cls is Case else "accountId"
+        key = f"{cls.__name__[0].lower()}{cls.__name__[1:]}Id"
 
         def attempt() -> CommandResult:
             aggregate = self._get(cls, aggregate_id)

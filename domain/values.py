@@ -58,6 +58,38 @@ class ContactRole(StrEnum):
     BILLING = "billing"
 
 
+class TouchpointKind(StrEnum):
+    MEETING = "meeting"
+    CALL = "call"
+    EMAIL = "email"
+    VISIT = "visit"
+    OTHER = "other"
+
+
+class RenewalRisk(StrEnum):
+    """The manager's reading of the renewal; `at_risk` and `churn_notice` cap health at red."""
+
+    NONE = "none"
+    EARLY_WARNING = "early_warning"
+    AT_RISK = "at_risk"
+    CHURN_NOTICE = "churn_notice"
+
+
+class RenewalLikelihood(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    ZERO = "zero"
+
+
+class Sentiment(StrEnum):
+    """The manager's own reading of the account, shown beside the score, never blended in."""
+
+    HEALTHY = "healthy"
+    CONCERNED = "concerned"
+    AT_RISK = "at_risk"
+
+
 class ActorKind(StrEnum):
     STAFF = "staff"
     CONTACT = "contact"

@@ -27,7 +27,9 @@ async def _run(info: Info, action: Action, scope: UUID | None,
     return CommandResult(
         notification_id=result.notification_id, version=result.version,
         duplicate=result.duplicate, account_id=ids.get("accountId"), case_id=ids.get("caseId"),
-        interaction_id=ids.get("interactionId"), contact_id=ids.get("contactId"))
+        interaction_id=ids.get("interactionId"), contact_id=ids.get("contactId"),
+        invoice_id=ids.get("invoiceId"), alert_id=ids.get("alertId"), goal_id=ids.get("goalId"),
+        model_version=result.extra.get("modelVersion"))
 
 
 async def _case_account(info: Info, case_id: UUID) -> UUID | None:

@@ -17,10 +17,12 @@ from strawberry.extensions import (
 )
 from strawberry.schema import Schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.graphql.answers import AnswerCache
+from api.graphql.care_mutations import CareMutation
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
@@ -62,7 +64,8 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    schema = CarelogSchema(query=Query, mutation=Mutation, subscription=Subscription,
+    mutation = merge_types("Mutation", (Mutation, CareMutation))
+    schema = CarelogSchema(query=Query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
                            config=StrawberryConfig(auto_camel_case=True))
     schema.answers = AnswerCache(answers) if answers > 0 else None

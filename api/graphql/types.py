@@ -15,7 +15,8 @@ from projections.money import from_cents
 
 # The domain's enumerations are the GraphQL enums (registered in place, named as in Python).
 for _enum in (values.Channel, values.Direction, values.Tier, values.Priority,
-              values.CaseStatus, values.ContactRole):
+              values.CaseStatus, values.ContactRole, values.TouchpointKind, values.RenewalRisk,
+              values.RenewalLikelihood, values.Sentiment):
     strawberry.enum(_enum)
 Channel = values.Channel
 Direction = values.Direction
@@ -23,6 +24,10 @@ Tier = values.Tier
 Priority = values.Priority
 CaseStatus = values.CaseStatus
 ContactRole = values.ContactRole
+TouchpointKind = values.TouchpointKind
+RenewalRisk = values.RenewalRisk
+RenewalLikelihood = values.RenewalLikelihood
+Sentiment = values.Sentiment
 
 N = TypeVar("N")
 
@@ -134,3 +139,8 @@ class CommandResult:
     case_id: UUID | None = None
     interaction_id: UUID | None = None
     contact_id: UUID | None = None
+    invoice_id: UUID | None = None
+    alert_id: UUID | None = None
+    goal_id: UUID | None = None
+    model_version: int | None = strawberry.field(
+        default=None, description="The health model version a publication made.")
