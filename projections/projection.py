@@ -52,8 +52,26 @@ class Projection:
         """
         return ()
 
+    def begin_page(self, after: int) -> None:
+        """A page that follows log position `after` is about to be folded.
+
+        Projections that keep state in memory between pages (see `finish_page`) drop it here
+        unless `after` is where their last committed page ended.
+        """
+
+    def finish_page(self, rows: Rows, position: int) -> None:
+        """Every event of the page up to `position` is folded; work that is cheaper once per
+        page than once per event (re-scoring the accounts the page touched) goes here."""
+
+    def committed(self, position: int) -> None:
+        """The page ending at `position` is durable."""
+
+    def abandoned(self) -> None:
+        """The page was rolled back: memory kept between pages may be ahead of the view."""
+
     def apply(self, topic: str, event: Any, rows: Rows, position: int) -> None:
         """Fold one event found at `position` in the log; other topics are ignored."""
         attr = self._handlers.get(topic)
         if attr is not None:
             getattr(self, attr)(event, rows, position)
+

@@ -27,6 +27,13 @@ class Rows(Protocol):
 
     def delete(self, table: Table, *key: Any) -> None: ...
 
+    def stored(self, table: Table, column: str, value: Any) -> list[Row]:
+        """The rows committed before this batch whose `column` equals `value`.
+
+        Puts of the current batch are not seen: use it to load state before changing it.
+        """
+        ...
+
 
 class RowBatch:
     """Rows of one transaction: reads go to the database once, writes are flushed together."""
@@ -71,6 +78,12 @@ class RowBatch:
         self._dirty.setdefault(table.name, {})[key] = _GONE
         self._tables[table.name] = table
 
+    def stored(self, table: Table, column: str, value: Any) -> list[Row]:
+        found = self.tx.fetch_all(
+            f"SELECT {', '.join(table.column_names)} FROM {table.name} WHERE {column} = ?",
+            (value,))
+        return [table.decode(row, self.tx.dialect) for row in found]
+
     def flush(self) -> int:
         """Write every changed row; returns how many rows were written or deleted."""
         written = 0
@@ -103,6 +116,10 @@ class MemoryRows:
 
     def delete(self, table: Table, *key: Any) -> None:
         self.tables.get(table.name, {}).pop(key, None)
+
+    def stored(self, table: Table, column: str, value: Any) -> list[Row]:
+        return [dict(r) for _, r in sorted(self.tables.get(table.name, {}).items())
+                if r.get(column) == value]
 
     def all(self, table: Table) -> list[Row]:
         return [dict(r) for _, r in sorted(self.tables.get(table.name, {}).items())]

@@ -147,24 +147,31 @@ class ProjectionRunner:
                 fresh = [n for n in page if n.id > at]
                 changes: list[Change] = []
                 if fresh:
+                    self.projection.begin_page(at)
                     rows = RowBatch(tx)
                     events = [(n, self._decode(n)) for n in fresh if n.topic in topics]
                     self._prefetch(events, rows)
                     for notification, event in events:
                         self._fold(notification, event, rows)
+                    if events:
+                        self._finish(events[-1][0], rows)
                     if self.on_folded is not None:
                         changes = [Change.of(n.topic, e) for n, e in events]
                     rows.flush()
                     if events:
                         tx.bump_version(self.name)
                     tx.set_position(self.name, fresh[-1].id, self.projection.version)
-        except FoldError as error:
+        except BaseException as error:
+            self.projection.abandoned()
+            if not isinstance(error, FoldError):
+                raise
             # `page` now runs on from the stored position `at`, gap filled.
             before = [n for n in page if n.id < error.notification.id]
             if before:
                 self.apply(before, follows=at)
             raise
         self.position = fresh[-1].id if fresh else at
+        self.projection.committed(self.position)
         if self._dead_letter_at is not None and self.position >= self._dead_letter_at:
             # Folded past it (the fix is deployed): the dead letter is history now.
             self.store.clear_dead_letters(self.name)
@@ -194,6 +201,14 @@ class ProjectionRunner:
             self.projection.apply(notification.topic, event, rows, notification.id)
         except Exception as error:
             raise FoldError(self.name, notification, error) from error
+
+    def _finish(self, last: Notification, rows: RowBatch) -> None:
+        # Page-wide work is charged to the page's last event: if it fails, the page up to the
+        # event before is committed and the view stops there, as for any fold error.
+        try:
+            self.projection.finish_page(rows, last.id)
+        except Exception as error:
+            raise FoldError(self.name, last, error) from error
 
     def _between(self, after: int, upto: int) -> list[Notification]:
         """The log's notifications after `after` up to and including `upto`."""

@@ -216,17 +216,25 @@ class SQLiteViewStore(ViewStore):
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, uri: bool = False) -> None:
         self.path = str(path)
+        self.uri = uri
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+
+    @classmethod
+    def in_memory(cls) -> SQLiteViewStore:
+        """Views that live in memory until `close`, shared by this process's threads."""
+        store = cls(f"file:views-{uuid.uuid4().hex}?mode=memory&cache=shared", uri=True)
+        store._conn()  # the database lives as long as one connection to it is open
+        return store
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=30)
+                                   timeout=30, uri=self.uri)
             conn.execute("PRAGMA journal_mode=WAL")
             # Views are rebuildable from the log and their position commits with their rows.
             conn.execute("PRAGMA synchronous=NORMAL")

@@ -11,7 +11,9 @@ import pytest
 from api.demo import DemoGenerator
 from api.runtime import Runtime
 from projections.case_queues import CaseFilter, CaseQueuesProjection
+from projections.money import ReportingRates
 from projections.projection import Projection
+from projections.registry import all_projections
 from projections.runner import FoldError, ProjectionRunner
 from projections.store import ViewStore
 from tests.conftest import START
@@ -260,3 +262,88 @@ def test_processes_that_only_read_never_empty_a_view(settings: Any, clock: Any) 
         assert folder.runner("accounts").position == 0, "the projector rebuilds it"
     finally:
         folder.close()
+
+
+class _LogUpTo:
+    """The log cut at a position: what a live view had folded at that moment."""
+
+    def __init__(self, runtime: Runtime, last: int) -> None:
+        from projections.runner import ApplicationLog
+
+        self.inner = ApplicationLog(runtime.desk)
+        self.last = last
+
+    def notifications(self, after: int, limit: int) -> Any:
+        return [n for n in self.inner.notifications(after, limit) if n.id <= self.last]
+
+    def decode(self, notification: Any) -> Any:
+        return self.inner.decode(notification)
+
+    def head(self) -> int:
+        return self.last
+
+
+def _history_in_time_order(runtime: Runtime, clock: Any, steps: int = 120) -> None:
+    """Accounts, revenue and cases written as time passes, so log order is time order."""
+    import random
+    from decimal import Decimal
+
+    from domain.values import Money
+
+    rng = random.Random(7)
+    accounts: list[Any] = []
+    cases: list[Any] = []
+    desk = runtime.desk
+    clock.at = START - timedelta(days=60)
+    for step in range(steps):
+        clock.advance(timedelta(hours=rng.randint(1, 12)))
+        kind = rng.random()
+        if not accounts or kind < 0.1:
+            accounts.append(desk.open_account(name=f"Client {step}", tier="vip", manager="Ann",
+                                              currency="EUR", actor="staff:ann").ids["accountId"])
+        elif kind < 0.35:
+            month = clock.now().strftime("%Y-%m")
+            desk.record_revenue(account_id=rng.choice(accounts), period=month,
+                                mrr=Money(Decimal(rng.randint(1, 90) * 1000), "EUR"),
+                                actor="staff:ann")
+        elif kind < 0.7 or not cases:
+            cases.append(desk.open_case(account_id=rng.choice(accounts), channel="email",
+                                        subject="Help", text="It broke", actor="contact:x",
+                                        priority=rng.choice(["urgent", "high", "normal"])
+                                        ).ids["caseId"])
+        elif kind < 0.85:
+            desk.reply_to_case(case_id=rng.choice(cases), text="On it", agent="Bo",
+                               actor="staff:bo")
+        else:
+            case = cases.pop(rng.randrange(len(cases)))
+            desk.resolve_case(case_id=case, actor="staff:bo")
+
+
+def test_an_as_of_replay_equals_the_live_view_at_that_moment(runtime: Runtime, clock: Any) -> None:
+    from projections.replay import Replays
+    from projections.runner import ApplicationLog
+    from projections.store import SQLiteViewStore
+
+    _history_in_time_order(runtime, clock)
+    log = ApplicationLog(runtime.desk)
+    times = [(n.id, log.decode(n).occurred_at) for n in log.notifications(0, 1_000_000)]
+    assert [t for _, t in times] == sorted(t for _, t in times)
+    as_of = times[len(times) // 2][1]
+    cut = max(i for i, t in times if t <= as_of)
+    rates = ReportingRates(runtime.settings.currency, runtime.settings.fx_rates)
+    replays = Replays(log, lambda: all_projections(rates), page_size=50)
+    names = [r.name for r in runtime.runners]
+
+    replayed = replays.views(as_of, names)
+
+    live = SQLiteViewStore.in_memory()
+    for projection in all_projections(rates):
+        at_that_moment = ProjectionRunner(projection, live, _LogUpTo(runtime, cut), 13)
+        at_that_moment.prepare()
+        at_that_moment.catch_up()
+        expected = dump(live, projection)
+        assert any(expected.values()), projection.name
+        assert dump(replayed, projection) == expected, projection.name
+    assert replays.views(as_of, names) is replayed, "a replay is kept for the same moment"
+    replays.close()
+    live.close()
