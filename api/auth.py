@@ -32,6 +32,7 @@ class Action(StrEnum):
     READ_CASES = "read_cases"
     WORK_CASES = "work_cases"
     SUBMIT_REQUESTS = "submit_requests"
+    READ_PORTFOLIO = "read_portfolio"
     MANAGE_HEALTH_MODEL = "manage_health_model"
     MANAGE_GOALS = "manage_goals"
     HANDLE_ALERTS = "handle_alerts"
@@ -42,7 +43,7 @@ _RIGHTS: dict[Role, frozenset[Action]] = {
     Role.MANAGER: frozenset(Action),
     Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
                            Action.SUBMIT_REQUESTS}),
-    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES}),
+    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.READ_PORTFOLIO}),
     Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS}),
 }
 

@@ -66,5 +66,6 @@ class Runtime:
 
     def close(self) -> None:
         self.pool.stop()
+        self.services.replays.close()
         self.store.close()
         self.desk.close()

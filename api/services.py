@@ -6,14 +6,21 @@ import asyncio
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, TypeVar
 
 from domain.application import CareDesk, CommandResult
 from domain.errors import DomainError
 from integrations.settings import Settings
+from projections.account_health import AccountHealthView
 from projections.accounts import AccountsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
+from projections.money import ReportingRates
+from projections.portfolio import PortfolioView
+from projections.registry import all_projections
+from projections.replay import Replays
+from projections.runner import ApplicationLog
 from projections.store import ViewStore
 
 T = TypeVar("T")
@@ -27,6 +34,19 @@ class WaitTimeoutError(DomainError):
     code = "WAIT_TIMEOUT"
 
 
+class Views:
+    """The views an answer reads: the live ones, or the log replayed as of a past moment."""
+
+    def __init__(self, services: Services, store: ViewStore, as_of: datetime | None) -> None:
+        settings = services.settings
+        self.as_of = as_of
+        self.read = services.read
+        self.accounts = AccountsView(store, settings.key_accounts)
+        self.cases = CaseQueuesView(store)
+        self.health = AccountHealthView(store)
+        self.portfolio = PortfolioView(store, services.rates, settings.key_accounts)
+
+
 class Services:
     def __init__(self, settings: Settings, desk: CareDesk, store: ViewStore,
                  projection_names: list[str], after_write: Callable[[], None],
@@ -34,8 +54,14 @@ class Services:
         self.settings = settings
         self.desk = desk
         self.store = store
-        self.accounts = AccountsView(store, settings.key_accounts)
-        self.cases = CaseQueuesView(store)
+        self.rates = ReportingRates(settings.currency, settings.fx_rates)
+        self.live = Views(self, store, None)
+        self.accounts = self.live.accounts
+        self.cases = self.live.cases
+        self.health = self.live.health
+        self.portfolio = self.live.portfolio
+        self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
+                               settings.projection_page_size)
         self.projection_names = projection_names
         self.after_write = after_write
         """Called on the event loop after every command: wakes the relay or the projectors."""
@@ -55,8 +81,17 @@ class Services:
         """Run a view's query in a worker thread, noting which view an answer depends on."""
         reads = VIEWS_READ.get()
         if reads is not None:
-            reads.add(getattr(getattr(fn, "__self__", None), "projection", UNKNOWN_VIEW))
+            view = getattr(fn, "__self__", None)
+            reads.update(getattr(view, "projections", None)
+                         or (getattr(view, "projection", UNKNOWN_VIEW),))
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def views_at(self, as_of: datetime | None) -> Views:
+        """The live views, or (with `as_of`) the log replayed up to that moment."""
+        if as_of is None:
+            return self.live
+        store = await asyncio.to_thread(self.replays.views, as_of, PortfolioView.projections)
+        return Views(self, store, as_of)
 
     async def wait_for(self, notification_id: int | None) -> None:
         """Wait until every view has folded the log up to `notification_id`."""

@@ -10,6 +10,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.business_calendar import BusinessCalendar, default_calendar
 from domain.errors import InvalidInputError, InvalidStateError, NotFoundError
 from domain.values import (
     ContactRole,
@@ -77,6 +78,7 @@ class Account(Aggregate):
         self.invoices: dict[str, dict[str, Any]] = {}
         self.renewal_risk = RenewalRisk.NONE.value
         self.sentiment: str | None = None
+        self.calendar_document: dict[str, Any] | None = None
         self.churned = False
 
     # Commands: guards first, then the event.
@@ -231,6 +233,17 @@ class Account(Aggregate):
         level = enum_value(Sentiment, level, "sentiment")
         self._set_sentiment(level, note.strip(), occurred_at, actor)
 
+    def set_calendar(self, document: dict[str, Any], occurred_at: datetime,
+                     actor: str) -> None:
+        """The business hours SLA targets are counted in (zone, opening hours, holidays)."""
+        calendar = BusinessCalendar.from_document(document)
+        self._set_calendar(calendar.to_document(), occurred_at, actor)
+
+    def calendar(self) -> BusinessCalendar:
+        if self.calendar_document is None:
+            return default_calendar(Tier(self.tier))
+        return BusinessCalendar.from_document(self.calendar_document)
+
     def check_active(self) -> None:
         if self.churned:
             raise InvalidStateError(f"account {self.name} has churned")
@@ -340,3 +353,8 @@ class Account(Aggregate):
     @event("SentimentSet", topic="carelog:Account.SentimentSet")
     def _set_sentiment(self, level: str, note: str, occurred_at: datetime, actor: str) -> None:
         self.sentiment = level
+
+    @event("CalendarSet", topic="carelog:Account.CalendarSet")
+    def _set_calendar(self, document: dict[str, Any], occurred_at: datetime,
+                      actor: str) -> None:
+        self.calendar_document = document

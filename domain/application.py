@@ -286,12 +286,14 @@ class CareDesk(Application[UUID]):
             self._refuse(account, channel, self._save_new(interaction, {
                 "interactionId": interaction.id}))
         case_id = Case.id_for(message.id)
-        first_due, resolution_due = plan_for(Tier(account.tier)).due_times(Priority(priority), at)
+        sla = Case.sla_terms(plan_for(Tier(account.tier)).targets[Priority(priority)],
+                             account.calendar())
+        first_due, resolution_due = Case.due_times(sla, priority, at)
         case = Case(
             id=case_id, account_id=account.id, channel=channel, subject=subject, topic=topic,
             priority=priority, line=1, contact_id=contact_id, opening_interaction_id=message.id,
             first_response_due=first_due, resolution_due=resolution_due, occurred_at=at,
-            actor=actor)
+            actor=actor, sla=sla)
         interaction = message.record(case_id, sender or actor, at, actor)
         return self._save_new(case, {"caseId": case.id, "interactionId": interaction.id},
                               interaction)
@@ -312,7 +314,12 @@ class CareDesk(Application[UUID]):
         if self._exists(message.id):
             return CommandResult({"interactionId": message.id}, self._head(), duplicate=True)
         interaction = message.record(case_id, sender or actor, at, actor)
-        result = self._save_new(interaction, {"interactionId": interaction.id})
+        case = self._get(Case, case_id) if case_id is not None else None
+        if case is not None and case.waiting and direction == Direction.INBOUND.value:
+            case.resume("the client answered", at, actor)  # saved with the message
+            result = self._save_new(interaction, {"interactionId": interaction.id}, case)
+        else:
+            result = self._save_new(interaction, {"interactionId": interaction.id})
         if not message.allowed:
             self._refuse(account, channel, result)
         return result
@@ -385,6 +392,65 @@ class CareDesk(Application[UUID]):
                    occurred_at: datetime | None = None) -> CommandResult:
         at = self._when(occurred_at)
         return self._update(Case, case_id, expected_version, lambda c: c.close(at, actor))
+
+    def wait_on_client(self, *, case_id: UUID, actor: str, reason: str = "",
+                       expected_version: int | None = None,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        """Put the case on hold until the client answers; its resolution clock stands still."""
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version,
+                            lambda c: c.wait_on_client(reason, at, actor))
+
+    def resume_case(self, *, case_id: UUID, actor: str, reason: str = "",
+                    expected_version: int | None = None,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Case, case_id, expected_version,
+                            lambda c: c.resume(reason, at, actor))
+
+    def change_priority(self, *, case_id: UUID, priority: str, actor: str,
+                        expected_version: int | None = None,
+                        occurred_at: datetime | None = None) -> CommandResult:
+        """New SLA targets from the account's plan, counted again from the opening."""
+        at = self._when(occurred_at)
+
+        def change(case: Case) -> None:
+            tier = Tier(self._get(Account, case.account_id).tier)
+            level = Priority(enum_value(Priority, priority, "priority"))
+            case.change_priority(level.value, plan_for(tier).targets[level], at, actor)
+
+        return self._update(Case, case_id, expected_version, change)
+
+    def record_sla_breaches(self, *, case_id: UUID, actor: str,
+                            at: datetime | None = None) -> CommandResult:
+        """Record the SLA breaches of a case that fell due by `at` (now), each exactly once.
+
+        Each breach occurred when its target passed, whenever the clock worker notices it.
+        """
+        when = self._when(at)
+        recorded: dict[str, int] = {}
+
+        def breach(case: Case) -> None:
+            recorded["n"] = case.record_sla_breaches(when, actor)
+
+        def attempt() -> CommandResult:
+            case = self._get(Case, case_id)
+            breach(case)
+            if not recorded["n"]:
+                return CommandResult({"caseId": case.id}, self._head(), case.version,
+                                     duplicate=True)
+            recordings = self.save(case)
+            return CommandResult({"caseId": case.id}, recordings[-1].notification.id,
+                                 case.version, extra={"breaches": recorded["n"]})
+
+        return self._retrying(attempt, None)
+
+    def set_calendar(self, *, account_id: UUID, document: dict[str, Any], actor: str,
+                     occurred_at: datetime | None = None) -> CommandResult:
+        """Business hours for the account's SLA targets; cases opened from now on use them."""
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.set_calendar(document, at, actor))
 
     def rate_case(self, *, case_id: UUID, csat: int, actor: str, comment: str | None = None,
                   expected_version: int | None = None,

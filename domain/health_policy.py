@@ -13,6 +13,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.account import clean_name
+from domain.health_model import HealthModel
 
 POLICY_ID = uuid5(NAMESPACE_URL, "/carelog/health-policy")
 
@@ -34,8 +35,6 @@ class HealthPolicy(Aggregate):
     def publish(self, document: dict[str, Any], note: str, occurred_at: datetime,
                 actor: str) -> int:
         """Validate a model document and publish it as the next version; returns the version."""
-        from domain.health_model import HealthModel
-
         version = self.model_version + 1
         model = HealthModel.from_document({**document, "version": version})
         self._publish(version, model.to_document(), clean_name(note or f"version {version}",

@@ -1,9 +1,13 @@
-"""Service plans as pure policy: a tier decides a client's channels and its SLA targets."""
+"""Service plans as pure policy: a tier decides a client's channels and its SLA targets.
+
+Targets are business time in the account's calendar (VIP: around the clock); see
+`domain.business_calendar` and `domain.sla_clock`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from domain.values import Channel, Priority, Tier
 
@@ -33,10 +37,6 @@ class ServicePlan:
             f"Please contact us by: {', '.join(self.channel_names())}."
         )
 
-    def due_times(self, priority: Priority, opened_at: datetime) -> tuple[datetime, datetime]:
-        """First-response and resolution due times, in wall-clock time from opening."""
-        t = self.targets[priority]
-        return opened_at + t.first_response, opened_at + t.resolution
 
 
 def _targets(fr_hours: tuple[float, float, float, float], res_hours: tuple[float, ...]) -> dict[

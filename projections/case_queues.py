@@ -16,7 +16,7 @@ from domain.errors import InvalidInputError
 from projections.paging import Page, check_first, decode_cursor, encode_cursor
 from projections.projection import Projection, handles
 from projections.rows import Rows
-from projections.schema import Column, Table, from_sqlite
+from projections.schema import Column, Table, from_sqlite, stamp
 from projections.store import ViewStore
 
 CASES = Table(
@@ -32,10 +32,12 @@ CASES = Table(
         Column("closed_at", "timestamp"), Column("reopened_count", "int"),
         Column("reply_count", "int"), Column("csat", "int"), Column("csat_comment"),
         Column("last_activity_at", "timestamp"), Column("version", "int"),
-        Column("position", "int"),
+        Column("position", "int"), Column("waiting", "bool"),
+        Column("first_response_breached", "bool"), Column("resolution_breached", "bool"),
     ),
     key=("id",),
     indexes=(
+        ("status", "resolution_due"),
         ("opened_at", "id"),
         ("account_id", "opened_at", "id"),
         ("status", "line", "opened_at", "id"),
@@ -58,7 +60,7 @@ INTERACTIONS = Table(
 
 class CaseQueuesProjection(Projection):
     name = "case_queues"
-    version = 1
+    version = 2
     tables = (CASES, INTERACTIONS)
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
@@ -88,7 +90,29 @@ class CaseQueuesProjection(Projection):
             "resolution_due": e.resolution_due, "first_response_at": None,
             "first_response_seconds": None, "resolved_at": None, "closed_at": None,
             "reopened_count": 0, "reply_count": 0, "csat": None, "csat_comment": None,
+            "waiting": False, "first_response_breached": False, "resolution_breached": False,
         }, e, position)
+
+    @handles("carelog:Case.Paused")
+    def paused(self, e: Any, rows: Rows, position: int) -> None:
+        self._save(rows, {**self._case(rows, e), "waiting": True}, e, position)
+
+    @handles("carelog:Case.Resumed")
+    def resumed(self, e: Any, rows: Rows, position: int) -> None:
+        self._save(rows, {**self._case(rows, e), "waiting": False}, e, position)
+
+    @handles("carelog:Case.PriorityChanged")
+    def priority_changed(self, e: Any, rows: Rows, position: int) -> None:
+        self._save(rows, {**self._case(rows, e), "priority": e.priority}, e, position)
+
+    @handles("carelog:Case.SlaTargetsSet")
+    def sla_targets_set(self, e: Any, rows: Rows, position: int) -> None:
+        self._save(rows, {**self._case(rows, e), "first_response_due": e.first_response_due,
+                          "resolution_due": e.resolution_due}, e, position)
+
+    @handles("carelog:Case.SlaBreached")
+    def sla_breached(self, e: Any, rows: Rows, position: int) -> None:
+        self._save(rows, {**self._case(rows, e), f"{e.kind}_breached": True}, e, position)
 
     @handles("carelog:Case.Assigned")
     def assigned(self, e: Any, rows: Rows, position: int) -> None:
@@ -115,13 +139,14 @@ class CaseQueuesProjection(Projection):
 
     @handles("carelog:Case.Resolved")
     def resolved(self, e: Any, rows: Rows, position: int) -> None:
-        self._save(rows, {**self._case(rows, e), "status": "resolved",
+        self._save(rows, {**self._case(rows, e), "status": "resolved", "waiting": False,
                           "resolved_at": e.occurred_at}, e, position)
 
     @handles("carelog:Case.Reopened")
     def reopened(self, e: Any, rows: Rows, position: int) -> None:
         row = self._case(rows, e)
-        row.update(status="open", resolved_at=None, reopened_count=row["reopened_count"] + 1)
+        row.update(status="open", resolved_at=None, reopened_count=row["reopened_count"] + 1,
+                   resolution_breached=False)
         self._save(rows, row, e, position)
 
     @handles("carelog:Case.Closed")
@@ -200,8 +225,7 @@ class CaseQueuesView:
             except (TypeError, ValueError):
                 raise InvalidInputError("the cursor is not one this API handed out") from None
             clauses.append(keyset)
-            key = CASES.encode({"opened_at": at}, self.store.dialect)[
-                CASES.column_names.index("opened_at")]
+            key = stamp(at, self.store.dialect)
             params += [key, key, ident]
         sql = "SELECT c.* FROM cases c"
         if clauses:
@@ -228,6 +252,22 @@ class CaseQueuesView:
             rows = tx.fetch_all(
                 "SELECT * FROM case_interactions WHERE case_id = ? ORDER BY position", (case_id,))
             return [tx.decode(r, _INTERACTION_TYPES) for r in rows]
+
+    def sla_candidates(self, now: datetime, limit: int = 500) -> list[str]:
+        """Open cases a due time has passed for, whose breach is not recorded yet.
+
+        The case itself decides (its clock knows pauses and cycles); this only narrows the
+        search so the SLA clock worker loads few cases.
+        """
+        at = stamp(now, self.store.dialect)
+        with self.store.reader() as tx:
+            rows = tx.fetch_all(
+                "SELECT id FROM cases WHERE status = 'open' AND ("
+                "(first_response_at IS NULL AND NOT first_response_breached "
+                " AND first_response_due < ?) OR "
+                "(NOT resolution_breached AND NOT waiting AND resolution_due < ?)) "
+                "ORDER BY resolution_due LIMIT ?", (at, at, limit))
+        return [r["id"] for r in rows]
 
     def queue_summary(self) -> list[dict[str, Any]]:
         """Open cases per line: how many, how many unassigned, escalated, oldest."""

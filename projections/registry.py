@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from projections.account_health import AccountHealthProjection
 from projections.accounts import AccountsProjection
 from projections.case_queues import CaseQueuesProjection
 from projections.money import ReportingRates
@@ -9,4 +10,4 @@ from projections.projection import Projection
 
 
 def all_projections(rates: ReportingRates) -> list[Projection]:
-    return [AccountsProjection(rates), CaseQueuesProjection()]
+    return [AccountsProjection(rates), CaseQueuesProjection(), AccountHealthProjection()]

@@ -27,8 +27,8 @@ class Rows(Protocol):
 
     def delete(self, table: Table, *key: Any) -> None: ...
 
-    def stored(self, table: Table, column: str, value: Any) -> list[Row]:
-        """The rows committed before this batch whose `column` equals `value`.
+    def stored(self, table: Table, column: str | None, value: Any) -> list[Row]:
+        """The rows committed before this batch whose `column` equals `value` (all for None).
 
         Puts of the current batch are not seen: use it to load state before changing it.
         """
@@ -78,10 +78,10 @@ class RowBatch:
         self._dirty.setdefault(table.name, {})[key] = _GONE
         self._tables[table.name] = table
 
-    def stored(self, table: Table, column: str, value: Any) -> list[Row]:
-        found = self.tx.fetch_all(
-            f"SELECT {', '.join(table.column_names)} FROM {table.name} WHERE {column} = ?",
-            (value,))
+    def stored(self, table: Table, column: str | None, value: Any) -> list[Row]:
+        select = f"SELECT {', '.join(table.column_names)} FROM {table.name}"
+        found = (self.tx.fetch_all(select) if column is None
+                 else self.tx.fetch_all(f"{select} WHERE {column} = ?", (value,)))
         return [table.decode(row, self.tx.dialect) for row in found]
 
     def flush(self) -> int:
@@ -117,9 +117,9 @@ class MemoryRows:
     def delete(self, table: Table, *key: Any) -> None:
         self.tables.get(table.name, {}).pop(key, None)
 
-    def stored(self, table: Table, column: str, value: Any) -> list[Row]:
+    def stored(self, table: Table, column: str | None, value: Any) -> list[Row]:
         return [dict(r) for _, r in sorted(self.tables.get(table.name, {}).items())
-                if r.get(column) == value]
+                if column is None or r.get(column) == value]
 
     def all(self, table: Table) -> list[Row]:
         return [dict(r) for _, r in sorted(self.tables.get(table.name, {}).items())]

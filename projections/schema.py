@@ -99,6 +99,11 @@ class Table:
         return row
 
 
+def stamp(value: datetime, dialect: Dialect) -> Any:
+    """A timestamp as a statement parameter compared with a timestamp column."""
+    return _to_sqlite(value, "timestamp") if dialect == "sqlite" else value
+
+
 def _to_sqlite(value: Any, kind: ColumnType) -> Any:
     if value is None:
         return None

@@ -20,6 +20,7 @@ class CareContext(BaseContext, kw_only=True):
     viewer: Viewer
     accounts: DataLoader[str, Row | None]
     cases: DataLoader[str, Row | None]
+    health: DataLoader[str, Row | None]
     uses_clock: bool = False
     """Set by fields whose value depends on the time of asking: such answers are never kept."""
 
@@ -38,9 +39,14 @@ def build_context(services: Services, viewer: Viewer, *, cache: bool = True) -> 
         found = await services.read(services.cases.get_many, ids)
         return [found.get(i) for i in ids]
 
+    async def load_health(ids: list[str]) -> list[Row | None]:
+        found = await services.read(services.health.get_many, ids)
+        return [found.get(i) for i in ids]
+
     return CareContext(services=services, viewer=viewer,
                        accounts=DataLoader(load_fn=load_accounts, cache=cache),
-                       cases=DataLoader(load_fn=load_cases, cache=cache))
+                       cases=DataLoader(load_fn=load_cases, cache=cache),
+                       health=DataLoader(load_fn=load_health, cache=cache))
 
 
 async def context_getter(

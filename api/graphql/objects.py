@@ -11,6 +11,7 @@ import strawberry
 
 from api.auth import Action, authorize
 from api.graphql.context import Info
+from api.graphql.health import AccountHealth, AccountKpis
 from api.graphql.types import (
     CaseStatus,
     Channel,
@@ -24,6 +25,7 @@ from api.graphql.types import (
     RevenuePoint,
     Tier,
 )
+from api.services import Views
 from domain import values
 from projections.case_queues import CaseFilter
 
@@ -51,10 +53,13 @@ class Account:
     arr_cents: strawberry.Private[int]
     arr_reporting_cents: strawberry.Private[int]
     reporting_currency: strawberry.Private[str]
+    source: strawberry.Private[Views | None] = None
+    """Replayed views when the account was asked for as of a past moment."""
 
     @classmethod
-    def from_row(cls, r: dict[str, Any], reporting_currency: str) -> Account:
-        return cls(
+    def from_row(cls, r: dict[str, Any], reporting_currency: str,
+                 source: Views | None = None) -> Account:
+        return cls(source=source,
             id=UUID(r["id"]), name=r["name"], tier=values.Tier(r["tier"]), manager=r["manager"],
             currency=r["currency"], mrr_cents=r["mrr_cents"], arr_cents=r["arr_cents"],
             arr_reporting_cents=r["arr_reporting_cents"], reporting_currency=reporting_currency,
@@ -77,16 +82,19 @@ class Account:
     def arr_reporting(self) -> Money:
         return Money.of(self.arr_reporting_cents, self.reporting_currency)
 
+    def _views(self, info: Info) -> Views:
+        return self.source or info.context.services.live
+
     @strawberry.field
     async def contacts(self, info: Info, include_former: bool = False) -> list[Contact]:
-        services = info.context.services
-        rows = await services.read(services.accounts.contacts, str(self.id))
+        views = self._views(info)
+        rows = await views.read(views.accounts.contacts, str(self.id))
         return [Contact.from_row(r) for r in rows if include_former or r["active"]]
 
     @strawberry.field
     async def revenue(self, info: Info) -> list[RevenuePoint]:
-        services = info.context.services
-        rows = await services.read(services.accounts.revenue, str(self.id))
+        views = self._views(info)
+        rows = await views.read(views.accounts.revenue, str(self.id))
         return [RevenuePoint(period=r["period"], mrr=Money.of(r["mrr_cents"], r["currency"]))
                 for r in rows]
 
@@ -96,7 +104,29 @@ class Account:
         authorize(info.context.viewer, Action.READ_CASES, self.id)
         where = CaseFilter(account_id=str(self.id),
                            statuses=tuple(s.value for s in status or ()))
-        return await case_connection(info, where, first, after, "OPENED_DESC")
+        return await case_connection(info, where, first, after, "OPENED_DESC",
+                                     self._views(info))
+
+    @strawberry.field(description="Key-account health (KAH-1) with its explanation.")
+    async def health(self, info: Info) -> AccountHealth | None:
+        if self.source is None:
+            row = await info.context.health.load(str(self.id))
+        else:
+            found = await self.source.read(self.source.health.get_many, [str(self.id)])
+            row = found.get(str(self.id))
+        return AccountHealth.from_row(row, self._views(info)) if row else None
+
+    @strawberry.field(description="This account's revenue figures over the 12 months to the "
+                                  "time asked about.")
+    async def kpis(self, info: Info) -> AccountKpis | None:
+        views = self._views(info)
+        end = (views.as_of or datetime.now(UTC)).date()
+        if views.as_of is None:
+            info.context.uses_clock = True
+        figures = await views.read(views.portfolio.account_kpis, str(self.id), end)
+        if figures is None:
+            return None
+        return AccountKpis.of(figures, self.reporting_currency)
 
 
 @strawberry.type
@@ -173,10 +203,10 @@ class Case:
 
 
 async def case_connection(info: Info, where: CaseFilter, first: int, after: str | None,
-                          order: str) -> Connection[Case]:
-    services = info.context.services
-    page = await services.read(services.cases.page, where, first, after, order)
-    edges = [Edge(node=Case.from_row(r), cursor_of=partial(services.cases.cursor, r, order))
+                          order: str, views: Views | None = None) -> Connection[Case]:
+    views = views or info.context.services.live
+    page = await views.read(views.cases.page, where, first, after, order)
+    edges = [Edge(node=Case.from_row(r), cursor_of=partial(views.cases.cursor, r, order))
              for r in page.rows]
     return Connection(edges=edges, page_info=PageInfo(
         has_next_page=page.has_next, end_cursor=edges[-1].cursor() if edges else None))

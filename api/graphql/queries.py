@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from functools import partial
 from typing import Annotated
@@ -11,6 +12,7 @@ import strawberry
 
 from api.auth import Action, authorize
 from api.graphql.context import Info
+from api.graphql.health import KpiReport, PortfolioEntry
 from api.graphql.objects import Account, Case, case_connection
 from api.graphql.types import (
     CaseStatus,
@@ -26,6 +28,16 @@ from projections.case_queues import CaseFilter
 
 WaitFor = Annotated[int | None, strawberry.argument(
     description="A notificationId from a mutation: wait until the views include it.")]
+AsOf = Annotated[datetime | None, strawberry.argument(
+    description="Answer as of this moment in business time, by replaying the log up to it.")]
+
+
+def _day_of(info: Info, as_of: datetime | None) -> date:
+    """The day revenue at risk counts renewals from: the moment asked about, else today."""
+    if as_of is not None:
+        return as_of.date()
+    info.context.uses_clock = True
+    return datetime.now(UTC).date()
 
 
 @strawberry.enum
@@ -75,15 +87,53 @@ class Query:
         return Connection(edges=edges, page_info=PageInfo(
             has_next_page=page.has_next, end_cursor=edges[-1].cursor() if edges else None))
 
-    @strawberry.field
-    async def account(self, info: Info, id: UUID,
+    @strawberry.field(description="An account; with asOf, as it stood at that moment (the log "
+                                  "replayed up to it in business time).")
+    async def account(self, info: Info, id: UUID, as_of: AsOf = None,
                       wait_for: WaitFor = None) -> Account | None:
         authorize(info.context.viewer, Action.READ_ACCOUNTS, id)
-        await info.context.services.wait_for(wait_for)
-        row = await info.context.accounts.load(str(id))
+        services = info.context.services
+        await services.wait_for(wait_for)
+        if as_of is None:
+            row = await info.context.accounts.load(str(id))
+            views = None
+        else:
+            views = await services.views_at(as_of)
+            row = (await views.read(views.accounts.get_many, [str(id)])).get(str(id))
         if row is None:
             raise NotFoundError(f"account {id} not found")
-        return Account.from_row(row, info.context.services.settings.currency)
+        return Account.from_row(row, services.settings.currency, views)
+
+    @strawberry.field(description="The top accounts by ARR with health, trend, owner and "
+                                  "revenue at risk; with asOf, as they stood at that moment.")
+    async def portfolio(self, info: Info, top: int = 200, as_of: AsOf = None,
+                        wait_for: WaitFor = None) -> list[PortfolioEntry]:
+        viewer = info.context.viewer
+        authorize(viewer, Action.READ_PORTFOLIO)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        views = await services.views_at(as_of)
+        rows = await views.read(views.portfolio.top, top)
+        day = _day_of(info, as_of)
+        currency = services.settings.currency
+        return [PortfolioEntry.from_row(r, currency, day) for r in rows]
+
+    @strawberry.field(description="Revenue-based Care KPIs over the key accounts: GRR and NRR "
+                                  "for the period, and the portfolio at its end.")
+    async def kpis(self, info: Info, from_: Annotated[date | None, strawberry.argument(
+                       name="from")] = None, to: date | None = None, as_of: AsOf = None,
+                   wait_for: WaitFor = None) -> KpiReport:
+        authorize(info.context.viewer, Action.READ_PORTFOLIO)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        views = await services.views_at(as_of)
+        if to is None:
+            if as_of is None:
+                info.context.uses_clock = True
+            to = (as_of or datetime.now(UTC)).date()
+        start = from_ or to - timedelta(days=365)
+        report = await views.read(views.portfolio.kpis, start, to)
+        return KpiReport.of(report, services.settings.currency)
 
     @strawberry.field(description="Cases matching the filter, newest first by default.")
     async def cases(

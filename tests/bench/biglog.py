@@ -34,6 +34,7 @@ from eventsourcing.domain import Aggregate
 from api.demo import AGENTS, MANAGERS
 from domain.account import Account
 from domain.application import CareDesk
+from domain.business_calendar import default_calendar
 from domain.case import Case
 from domain.interaction import Interaction
 from domain.service_plans import plan_for
@@ -343,12 +344,14 @@ class BigLogWriter:
         external_id = f"bench-{self.seed}-c{next(self._ids)}"
         message_id = Interaction.id_for(account_id=client.account.id, channel=channel,
                                         direction="inbound", external_id=external_id)
-        first_due, resolution_due = plan_for(client.tier).due_times(priority, at)
+        sla = Case.sla_terms(plan_for(client.tier).targets[priority],
+                             default_calendar(client.tier))
+        first_due, resolution_due = Case.due_times(sla, priority.value, at)
         case = Case(
             id=Case.id_for(message_id), account_id=client.account.id, channel=channel,
             subject=subject, topic=topic, priority=priority.value, line=1, contact_id=contact_id,
             opening_interaction_id=message_id, first_response_due=first_due,
-            resolution_due=resolution_due, occurred_at=at, actor=ACTOR)
+            resolution_due=resolution_due, occurred_at=at, actor=ACTOR, sla=sla)
         self._touch(case)
         interaction = Interaction(
             id=message_id, account_id=client.account.id, case_id=case.id, channel=channel,

@@ -35,7 +35,8 @@ def test_a_touchpoint_keeps_the_roles_of_its_attendees_at_that_moment(desk, acco
     logged = events(desk, "carelog:Account.TouchpointLogged")[0]
     assert logged.roles == ["executive_sponsor", "user"]
     assert logged.contact_ids == [sponsor, user]
-    assert logged.two_way is True and logged.kind == "meeting"
+    assert logged.two_way is True
+    assert logged.kind == "meeting"
 
 
 def test_a_touchpoint_with_a_stranger_or_an_unknown_kind_is_refused(desk, account):
@@ -131,7 +132,8 @@ def test_alerts_are_raised_once_per_account_kind_and_day_then_acknowledged_and_r
     again = desk.raise_alert(**kwargs)
     alert = raised.ids["alertId"]
 
-    assert again.duplicate is True and again.ids["alertId"] == alert
+    assert again.duplicate is True
+    assert again.ids["alertId"] == alert
     assert events(desk, "carelog:Alert.Raised")[0].manager == "Ann"
     desk.acknowledge_alert(alert_id=alert, note="calling them", actor=STAFF)
     with nothing_written(desk), pytest.raises(InvalidStateError, match="acknowledged"):
@@ -143,7 +145,7 @@ def test_alerts_are_raised_once_per_account_kind_and_day_then_acknowledged_and_r
 
 def test_goals_are_checked_revised_and_cancelled(desk):
     deadline = START.date() + timedelta(days=90)
-    with nothing_written(desk), pytest.raises(InvalidInputError, match="0.95, not 95"):
+    with nothing_written(desk), pytest.raises(InvalidInputError, match=r"0\.95, not 95"):
         desk.set_goal(title="Keep revenue", metric="grr", target=Decimal("95"),
                       deadline=deadline, owner="Ann", actor=STAFF)
     with nothing_written(desk), pytest.raises(InvalidInputError, match="in the future"):

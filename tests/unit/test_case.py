@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
 from domain.application import RefusedChannelError
+from domain.business_calendar import default_calendar
 from domain.case import Case
 from domain.errors import (
     ChannelNotAllowedError,
@@ -105,34 +106,41 @@ def test_the_case_is_named_by_its_opening_message(desk, account_id):
 
 @pytest.mark.parametrize("tier", [t.value for t in Tier])
 @pytest.mark.parametrize("priority", [p.value for p in Priority])
-def test_sla_due_times_on_opening_follow_the_plan_for_the_priority(
+def test_sla_due_times_on_opening_count_the_plan_targets_in_business_hours(
         desk, open_account, tier, priority):
     account_id = open_account(tier=tier)
     targets = PLANS[Tier(tier)].targets[Priority(priority)]
+    calendar = default_calendar(Tier(tier))
 
     open_case(desk, account_id, priority=priority)
 
     opened = events(desk, "carelog:Case.Opened")[0]
     assert opened.priority == priority
-    assert opened.first_response_due == START + targets.first_response
-    assert opened.resolution_due == START + targets.resolution
+    assert opened.first_response_due == calendar.add(START, targets.first_response)
+    assert opened.resolution_due == calendar.add(START, targets.resolution)
 
 
-@pytest.mark.parametrize(("tier", "priority", "first_response", "resolution"), [
-    ("vip", "urgent", timedelta(minutes=30), timedelta(hours=4)),
-    ("enterprise", "high", timedelta(hours=2), timedelta(hours=24)),
-    ("business", "normal", timedelta(hours=8), timedelta(hours=96)),
-    ("standard", "low", timedelta(hours=48), timedelta(days=14)),
+@pytest.mark.parametrize(("tier", "priority", "first_due", "resolution_due"), [
+    # VIP is 24x7: wall-clock targets.
+    ("vip", "urgent", datetime(2026, 3, 2, 9, 30, tzinfo=UTC),
+     datetime(2026, 3, 2, 13, 0, tzinfo=UTC)),
+    # Mon 2 March 09:00 UTC is 10:00 in Berlin; office hours 09:00-18:00 Berlin (UTC+1).
+    # 2 h -> Mon 12:00 Berlin; 24 h = Mon 8 h + Tue 9 h + Wed 7 h -> Wed 16:00 Berlin.
+    ("enterprise", "high", datetime(2026, 3, 2, 11, 0, tzinfo=UTC),
+     datetime(2026, 3, 4, 15, 0, tzinfo=UTC)),
+    # 8 h -> Mon 18:00 Berlin, the end of that day's hours.
+    ("business", "normal", datetime(2026, 3, 2, 17, 0, tzinfo=UTC), None),
 ])
-def test_sla_due_times_of_known_plans(desk, open_account, tier, priority, first_response,
-                                      resolution):
+def test_sla_due_times_of_known_plans(desk, open_account, tier, priority, first_due,
+                                      resolution_due):
     account_id = open_account(tier=tier)
 
     open_case(desk, account_id, priority=priority)
 
     opened = events(desk, "carelog:Case.Opened")[0]
-    assert opened.first_response_due - opened.occurred_at == first_response
-    assert opened.resolution_due - opened.occurred_at == resolution
+    assert opened.first_response_due == first_due
+    if resolution_due is not None:
+        assert opened.resolution_due == resolution_due
 
 
 def test_sla_due_times_of_imported_history_run_from_its_own_time(desk, vip_account_id):

@@ -208,8 +208,9 @@ def test_an_opened_case_is_open_with_its_sla_due_times(desk, account_id, case_id
     assert (row["status"], row["line"], row["priority"], row["topic"]) == (
         "open", 1, "high", "login")
     assert row["opened_at"] == START
-    assert row["first_response_due"] == START + timedelta(hours=8)  # standard, high
-    assert row["resolution_due"] == START + timedelta(hours=96)
+    # Standard, high: 8 and 96 business hours, Mon-Fri 09:00-18:00 Berlin from Mon 10:00.
+    assert row["first_response_due"] == START + timedelta(hours=8)
+    assert row["resolution_due"] == datetime(2026, 3, 16, 15, 0, tzinfo=UTC)
     assert (row["reply_count"], row["reopened_count"]) == (0, 0)
     assert row["first_response_at"] is None
     assert row["assignee"] is None

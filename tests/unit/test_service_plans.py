@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from itertools import pairwise
 
 import pytest
@@ -92,30 +92,3 @@ def test_refusal_text_of_the_business_plan():
     assert plan_for(Tier.BUSINESS).refusal(Channel.TELEGRAM) == (
         "The business plan does not include telegram. "
         "Please contact us by: email, web_chat, portal, web_form, api.")
-
-
-@pytest.mark.parametrize(("tier", "priority", "first_response", "resolution"), [
-    (Tier.VIP, Priority.URGENT, timedelta(minutes=30), timedelta(hours=4)),
-    (Tier.VIP, Priority.LOW, timedelta(hours=4), timedelta(hours=48)),
-    (Tier.ENTERPRISE, Priority.NORMAL, timedelta(hours=4), timedelta(hours=48)),
-    (Tier.BUSINESS, Priority.HIGH, timedelta(hours=4), timedelta(hours=48)),
-    (Tier.STANDARD, Priority.URGENT, timedelta(hours=4), timedelta(hours=48)),
-    (Tier.STANDARD, Priority.LOW, timedelta(hours=48), timedelta(hours=336)),
-])
-def test_due_times_add_the_targets_to_the_opening_time(tier, priority, first_response,
-                                                       resolution):
-    first_due, resolution_due = plan_for(tier).due_times(priority, OPENED)
-
-    assert first_due == OPENED + first_response
-    assert resolution_due == OPENED + resolution
-
-
-def test_due_times_are_wall_clock_across_midnight_and_keep_the_timezone():
-    berlin = timezone(timedelta(hours=1))
-    late = datetime(2026, 3, 6, 23, 45, tzinfo=berlin)  # a Friday night
-
-    first_due, resolution_due = plan_for(Tier.VIP).due_times(Priority.URGENT, late)
-
-    assert first_due == datetime(2026, 3, 7, 0, 15, tzinfo=berlin)
-    assert resolution_due == datetime(2026, 3, 7, 3, 45, tzinfo=berlin)
-    assert first_due.utcoffset() == timedelta(hours=1)

@@ -1,0 +1,257 @@
+"""Revenue-linked KPIs of the key-account portfolio, read across three views.
+
+ARR and its history come from `accounts`, health bands and renewal dates from
+`account_health`, ticket counts from `case_queues`; the formulas are `projections.revenue_math`.
+Nothing here keeps tables of its own: every figure is computed from the views it reads, as of
+the moment those views stand at (or, over replayed views, as of a past moment).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.errors import InvalidInputError
+from projections.account_health import AccountHealthProjection
+from projections.accounts import AccountsProjection
+from projections.case_queues import CaseQueuesProjection
+from projections.money import ReportingRates, from_cents
+from projections.revenue_math import (
+    AccountSnapshot,
+    Band,
+    Movement,
+    Retention,
+    RevenueAtRisk,
+    RevenueTimeline,
+    Waterfall,
+    Weighted,
+    arr_waterfall,
+    classify,
+    cost_to_serve,
+    retention,
+    revenue_at_risk,
+    share_by_band,
+    ticket_intensity,
+    weighted_csat,
+    weighted_health,
+    weighted_sla_attainment,
+)
+from projections.schema import from_sqlite, stamp
+from projections.store import ViewStore
+
+_SELECT = (
+    "WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY arr_reporting_cents DESC, id) AS rank"
+    " FROM accounts WHERE churned = ?) "
+    "SELECT r.rank, a.id, a.name, a.manager, a.tier, a.arr_reporting_cents, "
+    "h.score, h.band, h.confirmed_band, h.coverage, h.delta7, h.delta30, h.arrow, "
+    "h.renewal_on, h.renewal_risk, h.renewal_likelihood, h.sentiment, h.disagreement, "
+    "h.as_of, h.explanation "
+    "FROM accounts a LEFT JOIN ranked r ON r.id = a.id "
+    "LEFT JOIN account_health h ON h.account_id = a.id "
+)
+_TOP = f"{_SELECT} WHERE r.rank <= ? ORDER BY r.rank"
+_ONE = f"{_SELECT} WHERE a.id = ?"
+MAX_TOP = 1000
+RISK_HORIZON_DAYS = 180
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFigures:
+    """One account's revenue-linked figures: ARR over the year, support load, cost."""
+
+    arr: Decimal
+    arr_year_ago: Decimal
+    movement: Movement
+    tickets_90d: int
+    tickets_per_100k_arr: Decimal | None
+    csat: Decimal | None
+    csat_responses: int
+    sla_attainment: Decimal | None
+    cost_to_serve: Decimal
+    cost_ratio: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """The revenue-based Care KPIs of one period, over the key accounts."""
+
+    start: date
+    end: date
+    key_accounts: int
+    arr: Decimal
+    retention: Retention
+    waterfall: Waterfall
+    at_risk: RevenueAtRisk
+    share_by_band: dict[str, Decimal] | None
+    weighted_health: Weighted
+    weighted_csat: Weighted
+    weighted_sla: Weighted
+    ticket_intensity: Decimal | None
+    cost_to_serve: Decimal
+    cost_ratio: Decimal | None
+
+
+class PortfolioView:
+    """The top accounts by ARR with their health, and the KPIs computed over them."""
+
+    projections = (AccountsProjection.name, AccountHealthProjection.name,
+                   CaseQueuesProjection.name)
+
+    def __init__(self, store: ViewStore, rates: ReportingRates, key_accounts: int) -> None:
+        self.store = store
+        self.rates = rates
+        self.key_accounts = key_accounts
+
+    def top(self, n: int) -> list[dict[str, Any]]:
+        """The `n` largest live accounts by ARR, with health; rank 1 is the largest."""
+        if not 1 <= n <= MAX_TOP:
+            raise InvalidInputError(f"top must be between 1 and {MAX_TOP}")
+        return self._rows(_TOP, (False, n))
+
+    def account_kpis(self, account_id: str, end: date) -> AccountFigures | None:
+        """One account's revenue figures over the year to `end` (None: no such account)."""
+        rows = self._rows(_ONE, (False, account_id))
+        if not rows:
+            return None
+        row = rows[0]
+        since = datetime.combine(end - timedelta(days=90), time(), UTC)
+        snapshot = self._snapshot(row, self._case_figures([account_id], since)[0])
+        (timeline,) = self._timelines([account_id])
+        year_ago = end - timedelta(days=365)
+        cost = cost_to_serve([snapshot], 90)
+        answered = snapshot.csat_satisfied + snapshot.csat_unsatisfied
+        return AccountFigures(
+            arr=timeline.arr_at(end), arr_year_ago=timeline.arr_at(year_ago),
+            movement=classify(timeline, year_ago, end), tickets_90d=snapshot.tickets,
+            tickets_per_100k_arr=ticket_intensity([snapshot], 90),
+            csat=(Decimal(snapshot.csat_satisfied) / answered) if answered else None,
+            csat_responses=answered,
+            sla_attainment=(None if snapshot.sla_breach_rate is None
+                            else 1 - snapshot.sla_breach_rate),
+            cost_to_serve=cost.cost, cost_ratio=cost.ratio)
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        with self.store.reader() as tx:
+            rows = tx.fetch_all(sql, params)
+        for row in rows:
+            if self.store.dialect == "sqlite":
+                row["as_of"] = from_sqlite(row["as_of"], "timestamp")
+                row["disagreement"] = from_sqlite(row["disagreement"], "bool")
+        return rows
+
+    def kpis(self, start: date, end: date) -> Kpis:
+        """Retention over [start, end] and the portfolio's state at `end`, key accounts only."""
+        if start >= end:
+            raise InvalidInputError("the period must end after it starts")
+        top = self.top(self.key_accounts)
+        ids = [r["id"] for r in top]
+        window_start = datetime.combine(end - timedelta(days=90), time(), UTC)
+        snapshots = [self._snapshot(r, extra) for r, extra in
+                     zip(top, self._case_figures(ids, window_start), strict=True)]
+        timelines = self._key_timelines(start, set(ids))
+        arr = sum((s.arr for s in snapshots), Decimal(0))
+        cost = cost_to_serve(snapshots, 90)
+        return Kpis(
+            start=start, end=end, key_accounts=len(snapshots), arr=arr,
+            retention=retention(timelines, start, end),
+            waterfall=arr_waterfall(timelines, start, end),
+            at_risk=revenue_at_risk(snapshots, end),
+            share_by_band={str(k): v for k, v in (share_by_band(snapshots) or {}).items()}
+            or None,
+            weighted_health=weighted_health(snapshots),
+            weighted_csat=weighted_csat(snapshots),
+            weighted_sla=weighted_sla_attainment(snapshots),
+            ticket_intensity=ticket_intensity(snapshots, 90),
+            cost_to_serve=cost.cost, cost_ratio=cost.ratio)
+
+    def _snapshot(self, row: dict[str, Any], cases: dict[str, Any]) -> AccountSnapshot:
+        explanation = json.loads(row["explanation"]) if row["explanation"] else None
+        breach_rate = _sub_metric(explanation, "A1")
+        renewal = date.fromisoformat(row["renewal_on"]) if row["renewal_on"] else None
+        return AccountSnapshot(
+            account_id=row["id"], arr=from_cents(row["arr_reporting_cents"]),
+            band=Band(row["confirmed_band"] or "grey"), health_score=row["score"],
+            csat_satisfied=cases["satisfied"], csat_unsatisfied=cases["unsatisfied"],
+            sla_breach_rate=None if breach_rate is None else Decimal(str(breach_rate)),
+            renewal_date=renewal, renewal_likelihood=row["renewal_likelihood"],
+            tickets=cases["tickets"], tickets_by_kind=cases["by_kind"])
+
+    def _case_figures(self, ids: list[str], since: datetime) -> list[dict[str, Any]]:
+        """Tickets opened and CSAT answers per account in the 90 days before the period end."""
+        figures: dict[str, dict[str, Any]] = {
+            i: {"tickets": 0, "satisfied": 0, "unsatisfied": 0, "by_kind": defaultdict(int)}
+            for i in ids}
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            at = stamp(since, self.store.dialect)
+            with self.store.reader() as tx:
+                rows = tx.fetch_all(
+                    "SELECT account_id, priority, channel, COUNT(*) AS n, "
+                    "SUM(CASE WHEN csat >= 4 THEN 1 ELSE 0 END) AS satisfied, "
+                    "SUM(CASE WHEN csat <= 3 THEN 1 ELSE 0 END) AS unsatisfied "
+                    f"FROM cases WHERE account_id IN ({marks}) AND opened_at >= ? "
+                    "GROUP BY account_id, priority, channel", (*ids, at))
+            for r in rows:
+                f = figures[r["account_id"]]
+                f["tickets"] += r["n"]
+                f["satisfied"] += r["satisfied"] or 0
+                f["unsatisfied"] += r["unsatisfied"] or 0
+                f["by_kind"][(r["priority"], r["channel"])] += r["n"]
+        for f in figures.values():
+            f["by_kind"] = dict(f["by_kind"])
+        return [figures[i] for i in ids]
+
+    def _key_timelines(self, start: date, key_at_end: set[str]) -> list[RevenueTimeline]:
+        """Timelines of the key accounts at `start` (the cohort) and of those at the end.
+
+        The cohort is taken at the start of the period: an account that churned during it has
+        left today's top list, and leaving it out would hide exactly the churn GRR measures.
+        """
+        with self.store.reader() as tx:
+            every = [r["id"] for r in tx.fetch_all("SELECT id FROM accounts")]
+        timelines = self._timelines(every)
+        at_start = sorted((t for t in timelines if t.arr_at(start) > 0),
+                          key=lambda t: (-t.arr_at(start), t.account_id))[:self.key_accounts]
+        cohort = {t.account_id for t in at_start}
+        return [t for t in timelines if t.account_id in cohort or t.account_id in key_at_end]
+
+    def _timelines(self, ids: list[str]) -> list[RevenueTimeline]:
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        with self.store.reader() as tx:
+            revenue = tx.fetch_all(
+                f"SELECT account_id, period, mrr_cents, currency FROM account_revenue "
+                f"WHERE account_id IN ({marks}) ORDER BY account_id, period", ids)
+            churns = tx.fetch_all(
+                f"SELECT id, churned_at FROM accounts WHERE id IN ({marks}) AND churned_at "
+                "IS NOT NULL", ids)
+        by_account: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+        for r in revenue:
+            mrr = from_cents(self.rates.convert_cents(r["mrr_cents"], r["currency"]))
+            by_account[r["account_id"]].append((r["period"], mrr))
+        churned = {r["id"]: _day(r["churned_at"]) for r in churns}
+        return [RevenueTimeline(i, by_account.get(i, []),
+                                churns=[churned[i]] if i in churned else [])
+                for i in ids]
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _sub_metric(explanation: dict[str, Any] | None, key: str) -> float | None:
+    if explanation is None:
+        return None
+    for component in explanation["components"]:
+        for metric in component["sub_metrics"]:
+            if metric["key"] == key:
+                raw = metric["raw"]
+                return None if raw is None else float(raw)
+    return None
