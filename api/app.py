@@ -50,6 +50,9 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             elif run_workers:
                 rt.pool.start()
                 stack.callback(rt.pool.stop)
+            if run_workers:
+                rt.start_reactors()
+                stack.callback(rt.stop_reactors)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()

@@ -182,6 +182,30 @@ def worker_projections(names: tuple[str, ...]) -> None:
     _run_workers(relay=False, projections=list(names))
 
 
+@worker.command("reactors")
+def worker_reactors() -> None:
+    """Run the SLA clock and the health alerts: rounds every CARELOG_REACTOR_INTERVAL seconds.
+
+    Both are safe to run in several processes at once (every command they call is idempotent).
+    """
+    import signal
+    import threading
+
+    settings = _settings()
+    runtime = Runtime.open(settings, folds=False)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        runtime.start_reactors()
+        console.print(f"carelog worker reactors running "
+                      f"({', '.join(r.name for r in runtime.reactors)}, every "
+                      f"{settings.reactor_interval:g}s)")
+        stop.wait()
+    finally:
+        runtime.close()
+
+
 def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
     import asyncio
     import signal

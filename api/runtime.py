@@ -16,7 +16,10 @@ from projections.money import ReportingRates
 from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
+from workers.health_alerts import HealthAlertsReactor
+from workers.periodic import PeriodicWorker
 from workers.projectors import ProjectorPool
+from workers.sla_clock import SlaClockReactor
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Runtime:
     runners: list[ProjectionRunner]
     pool: ProjectorPool
     services: Services
+    reactors: list[PeriodicWorker]
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
@@ -38,7 +42,8 @@ class Runtime:
         projection is emptied to be rebuilt. Processes that only read (an API beside worker
         processes, the relay, `carelog status`) leave that to the projectors.
         """
-        desk = open_desk(settings, clock or SystemClock())
+        clock = clock or SystemClock()
+        desk = open_desk(settings, clock)
         store = open_views(settings)
         rates = ReportingRates(settings.currency, settings.fx_rates)
         feed = LocalChangeFeed()
@@ -51,7 +56,22 @@ class Runtime:
         else:
             store.ensure([table for r in runners for table in r.projection.tables])
         services = Services(settings, desk, store, [r.name for r in runners], pool.nudge, feed)
-        return cls(settings, desk, store, runners, pool, services)
+        interval = settings.reactor_interval
+        reactors = [
+            PeriodicWorker("sla-clock", SlaClockReactor(desk, services.cases, clock).round,
+                           interval),
+            PeriodicWorker("health-alerts", HealthAlertsReactor(
+                desk, services.health, services.alerts).round, interval),
+        ]
+        return cls(settings, desk, store, runners, pool, services, reactors)
+
+    def start_reactors(self) -> None:
+        for reactor in self.reactors:
+            reactor.start()
+
+    def stop_reactors(self) -> None:
+        for reactor in self.reactors:
+            reactor.stop()
 
     def select(self, names: Sequence[str]) -> list[ProjectionRunner]:
         """The runners named (all of them for no names); an unknown name is a KeyError."""
@@ -65,6 +85,7 @@ class Runtime:
         raise KeyError(f"no projection named {name!r}; known: {known}")
 
     def close(self) -> None:
+        self.stop_reactors()
         self.pool.stop()
         self.services.replays.close()
         self.store.close()

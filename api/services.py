@@ -14,6 +14,7 @@ from domain.errors import DomainError
 from integrations.settings import Settings
 from projections.account_health import AccountHealthView
 from projections.accounts import AccountsView
+from projections.alerts_and_goals import AlertsAndGoalsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
 from projections.money import ReportingRates
@@ -45,6 +46,7 @@ class Views:
         self.cases = CaseQueuesView(store)
         self.health = AccountHealthView(store)
         self.portfolio = PortfolioView(store, services.rates, settings.key_accounts)
+        self.alerts = AlertsAndGoalsView(store)
 
 
 class Services:
@@ -60,6 +62,7 @@ class Services:
         self.cases = self.live.cases
         self.health = self.live.health
         self.portfolio = self.live.portfolio
+        self.alerts = self.live.alerts
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
                                settings.projection_page_size)
         self.projection_names = projection_names

@@ -56,6 +56,9 @@ class Settings:
     """CARELOG_PROJECTION_PAGE_SIZE: notifications folded per view transaction (and per batch
     pulled from the stream): larger pages commit less often when catching up."""
 
+    reactor_interval: float = 30.0
+    """CARELOG_REACTOR_INTERVAL: seconds between rounds of the SLA clock and health alerts."""
+
     answer_cache: int = 256
     """CARELOG_ANSWER_CACHE: answers to plain queries kept while the views they read are
     unchanged (per process); 0 keeps none."""
@@ -129,6 +132,7 @@ class Settings:
             db_pool_size=_int(get("DB_POOL_SIZE"), 5, "DB_POOL_SIZE"),
             wait_timeout=_seconds(get("WAIT_TIMEOUT"), 5.0, "WAIT_TIMEOUT"),
             projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 2000, "PROJECTION_PAGE_SIZE"),
+            reactor_interval=_seconds(get("REACTOR_INTERVAL"), 30.0, "REACTOR_INTERVAL"),
             answer_cache=_count(get("ANSWER_CACHE"), 256, "ANSWER_CACHE"),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),

@@ -498,3 +498,18 @@ class AccountHealthView:
                 "SELECT * FROM health_closes WHERE account_id = ? ORDER BY day DESC LIMIT ?",
                 (account_id, days))
         return rows[::-1]
+
+    def recent_closes(self, days: int) -> dict[str, list[dict[str, Any]]]:
+        """Every account's closes of the last `days` closed days, oldest first."""
+        with self.store.reader() as tx:
+            through = tx.fetch_one(
+                "SELECT value FROM health_settings WHERE key = 'closed_through'")
+            if through is None:
+                return {}
+            since = date.fromisoformat(through["value"]) - timedelta(days=days - 1)
+            rows = tx.fetch_all("SELECT * FROM health_closes WHERE day >= ? "
+                                "ORDER BY account_id, day", (since.isoformat(),))
+        closes: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            closes.setdefault(row["account_id"], []).append(row)
+        return closes

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from projections.account_health import AccountHealthProjection
 from projections.accounts import AccountsProjection
+from projections.alerts_and_goals import AlertsAndGoalsProjection
 from projections.case_queues import CaseQueuesProjection
 from projections.money import ReportingRates
 from projections.projection import Projection
 
 
 def all_projections(rates: ReportingRates) -> list[Projection]:
-    return [AccountsProjection(rates), CaseQueuesProjection(), AccountHealthProjection()]
+    return [AccountsProjection(rates), CaseQueuesProjection(), AccountHealthProjection(),
+            AlertsAndGoalsProjection()]

@@ -12,9 +12,10 @@ from strawberry.scalars import JSON
 
 from api.auth import Action
 from api.graphql.context import Info
-from api.graphql.mutations import _run, _v
+from api.graphql.mutations import _case_account, _run, _v
 from api.graphql.types import (
     CommandResult,
+    Priority,
     RenewalLikelihood,
     RenewalRisk,
     Sentiment,
@@ -29,6 +30,43 @@ strawberry.enum(GoalMetric)
 
 @strawberry.type
 class CareMutation:
+    @strawberry.mutation(description="The case waits on the client: its resolution clock "
+                                     "stands still until the client answers or it resumes.")
+    async def wait_on_client(self, info: Info, case_id: UUID, reason: str = "",
+                             expected_version: int | None = None,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.wait_on_client, case_id=case_id, reason=reason,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation
+    async def resume_case(self, info: Info, case_id: UUID, reason: str = "",
+                          expected_version: int | None = None,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.resume_case, case_id=case_id, reason=reason,
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="New SLA targets from the plan, counted from the opening.")
+    async def change_priority(self, info: Info, case_id: UUID, priority: Priority,
+                              expected_version: int | None = None,
+                              occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, await _case_account(info, case_id),
+                          desk.change_priority, case_id=case_id, priority=_v(priority),
+                          expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="Business hours SLA targets count in: {zone, hours: "
+                                     "{mon: [\"09:00-18:00\"], ...}, holidays: [dates]}.")
+    async def set_calendar(self, info: Info, account_id: UUID, calendar: JSON,
+                           occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.set_calendar,
+                          account_id=account_id, document=_object(calendar, "calendar"),
+                          occurred_at=occurred_at)
+
     @strawberry.mutation(description="A meeting, call or exchange; attendees' roles are kept.")
     async def log_touchpoint(self, info: Info, account_id: UUID, kind: TouchpointKind,
                              two_way: bool, contact_ids: list[UUID] | None = None,
@@ -123,7 +161,8 @@ class CareMutation:
                                    occurred_at: datetime | None = None) -> CommandResult:
         desk = info.context.services.desk
         return await _run(info, Action.MANAGE_HEALTH_MODEL, None, desk.publish_health_model,
-                          document=_object(document), note=note, occurred_at=occurred_at)
+                          document=_object(document, "health model document"), note=note,
+                          occurred_at=occurred_at)
 
     @strawberry.mutation
     async def acknowledge_alert(self, info: Info, alert_id: UUID, note: str = "",
@@ -164,7 +203,7 @@ class CareMutation:
                           reason=reason, occurred_at=occurred_at)
 
 
-def _object(document: object) -> dict[str, object]:
+def _object(document: object, what: str) -> dict[str, object]:
     if not isinstance(document, dict):
-        raise InvalidInputError("the health model document must be a JSON object")
+        raise InvalidInputError(f"the {what} must be a JSON object")
     return document

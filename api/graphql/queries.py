@@ -11,6 +11,7 @@ from uuid import UUID
 import strawberry
 
 from api.auth import Action, authorize
+from api.graphql.alerts_goals import AlertStatus, Goal, HealthAlert
 from api.graphql.context import Info
 from api.graphql.health import KpiReport, PortfolioEntry
 from api.graphql.objects import Account, Case, case_connection
@@ -134,6 +135,36 @@ class Query:
         start = from_ or to - timedelta(days=365)
         report = await views.read(views.portfolio.kpis, start, to)
         return KpiReport.of(report, services.settings.currency)
+
+    @strawberry.field(description="Health alerts, newest first.")
+    async def alerts(self, info: Info, status: list[AlertStatus] | None = None,
+                     account_id: UUID | None = None, first: int = 50,
+                     after: str | None = None,
+                     wait_for: WaitFor = None) -> Connection[HealthAlert]:
+        authorize(info.context.viewer, Action.HANDLE_ALERTS, account_id)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        statuses = tuple(s.value for s in status or ())
+        page = await services.read(services.alerts.alerts, statuses,
+                                   str(account_id) if account_id else None, first, after)
+        edges = [Edge(node=HealthAlert.from_row(r),
+                      cursor_of=partial(services.alerts.alert_cursor, r)) for r in page.rows]
+        return Connection(edges=edges, page_info=PageInfo(
+            has_next_page=page.has_next, end_cursor=edges[-1].cursor() if edges else None))
+
+    @strawberry.field(description="The team's KPI goals with their progress now.")
+    async def goals(self, info: Info, include_cancelled: bool = False,
+                    wait_for: WaitFor = None) -> list[Goal]:
+        authorize(info.context.viewer, Action.READ_PORTFOLIO)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        info.context.uses_clock = True
+        rows = await services.read(services.alerts.goals, include_cancelled)
+        if not rows:
+            return []
+        today = datetime.now(UTC).date()
+        kpis = await services.read(services.portfolio.kpis, today - timedelta(days=365), today)
+        return [Goal.from_row(r, kpis, today) for r in rows]
 
     @strawberry.field(description="Cases matching the filter, newest first by default.")
     async def cases(
