@@ -160,3 +160,18 @@ def test_publishing_a_model_recomputes_history_under_the_new_version(desk, clock
     assert {c["model_version"] for c in closes(store, account)} == {2}
     assert health(store, account)["model_version"] == 2
 
+
+
+def test_accounts_untouched_by_a_page_keep_a_score_that_does_not_depend_on_paging(desk, clock,
+                                                                                   account):
+    other = desk.open_account(name="Birch", tier="business", manager="Bo", currency="EUR",
+                              actor=STAFF).ids["accountId"]
+    clock.advance(timedelta(days=2, minutes=5))
+    desk.log_touchpoint(account_id=account, kind="call", two_way=True, actor=STAFF)
+    clock.advance(timedelta(minutes=15))  # the same hour: no re-scoring of everyone
+    desk.log_touchpoint(account_id=other, kind="call", two_way=True, actor=STAFF)
+
+    paged, whole = fold(desk, page_size=1), fold(desk, page_size=1000)
+
+    assert dump(paged) == dump(whole)
+    assert health(paged, account)["as_of"] == health(whole, account)["as_of"]
