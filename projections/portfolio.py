@@ -49,12 +49,13 @@ _SELECT = (
     "SELECT r.rank, a.id, a.name, a.manager, a.tier, a.arr_reporting_cents, "
     "h.score, h.band, h.confirmed_band, h.coverage, h.delta7, h.delta30, h.arrow, "
     "h.renewal_on, h.renewal_risk, h.renewal_likelihood, h.sentiment, h.disagreement, "
-    "h.as_of, h.explanation "
+    "h.as_of{explanation} "
     "FROM accounts a LEFT JOIN ranked r ON r.id = a.id "
     "LEFT JOIN account_health h ON h.account_id = a.id "
 )
 _TOP = f"{_SELECT} WHERE r.rank <= ? ORDER BY r.rank"
 _ONE = f"{_SELECT} WHERE a.id = ?"
+_LEAN, _FULL = {"explanation": ""}, {"explanation": ", h.explanation"}
 MAX_TOP = 1000
 RISK_HORIZON_DAYS = 180
 
@@ -108,13 +109,16 @@ class PortfolioView:
 
     def top(self, n: int) -> list[dict[str, Any]]:
         """The `n` largest live accounts by ARR, with health; rank 1 is the largest."""
+        return self._top(n, _LEAN)
+
+    def _top(self, n: int, columns: dict[str, str]) -> list[dict[str, Any]]:
         if not 1 <= n <= MAX_TOP:
             raise InvalidInputError(f"top must be between 1 and {MAX_TOP}")
-        return self._rows(_TOP, (False, n))
+        return self._rows(_TOP.format(**columns), (False, n))
 
     def account_kpis(self, account_id: str, end: date) -> AccountFigures | None:
         """One account's revenue figures over the year to `end` (None: no such account)."""
-        rows = self._rows(_ONE, (False, account_id))
+        rows = self._rows(_ONE.format(**_FULL), (False, account_id))
         if not rows:
             return None
         row = rows[0]
@@ -147,7 +151,7 @@ class PortfolioView:
         """Retention over [start, end] and the portfolio's state at `end`, key accounts only."""
         if start >= end:
             raise InvalidInputError("the period must end after it starts")
-        top = self.top(self.key_accounts)
+        top = self._top(self.key_accounts, _FULL)
         ids = [r["id"] for r in top]
         window_start = datetime.combine(end - timedelta(days=90), time(), UTC)
         snapshots = [self._snapshot(r, extra) for r, extra in

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -33,10 +33,14 @@ AsOf = Annotated[datetime | None, strawberry.argument(
     description="Answer as of this moment in business time, by replaying the log up to it.")]
 
 
-def _day_of(info: Info, as_of: datetime | None) -> date:
-    """The day revenue at risk counts renewals from: the moment asked about, else today."""
+def _day_of(info: Info, as_of: datetime | None, rows: list[dict[str, Any]]) -> date:
+    """The day revenue at risk counts renewals from: the moment asked about, else the moment
+    the health view has reached (so the answer depends on the views only, not on the clock)."""
     if as_of is not None:
         return as_of.date()
+    reached: list[datetime] = [r["as_of"] for r in rows if r["as_of"] is not None]
+    if reached:
+        return max(reached).date()
     info.context.uses_clock = True
     return datetime.now(UTC).date()
 
@@ -115,7 +119,7 @@ class Query:
         await services.wait_for(wait_for)
         views = await services.views_at(as_of)
         rows = await views.read(views.portfolio.top, top)
-        day = _day_of(info, as_of)
+        day = _day_of(info, as_of, rows)
         currency = services.settings.currency
         return [PortfolioEntry.from_row(r, currency, day) for r in rows]
 

@@ -127,3 +127,90 @@ def test_top_200_accounts_latency(backend: str, big_logs: BigLogs,
         _report(backend, f"{label}: top-200 accounts, AccountsView.page", _timings(page, REQUESTS))
     finally:
         runtime.close()
+
+
+PORTFOLIO = ("{ portfolio(top: 200) { rank accountId name owner tier score band confirmedBand "
+             "delta7 delta30 trend renewalOn arr { amount currency } "
+             "revenueAtRisk { amount } } }")
+
+
+def _check_portfolio(body: dict[str, Any]) -> None:
+    assert not body.get("errors"), body.get("errors")
+    entries = body["data"]["portfolio"] if "data" in body else body["portfolio"]
+    assert len(entries) == 200, len(entries)
+    assert [e["rank"] for e in entries] == list(range(1, 201))
+    assert all(e["score"] is not None for e in entries)
+
+
+def _portfolio_json_app(runtime: Runtime) -> Any:
+    """The same rows and fields as the GraphQL portfolio, as plain JSON from a Litestar route:
+    the floor the GraphQL answer is measured against."""
+    from litestar import Litestar, get
+
+    from projections.money import from_cents
+
+    services = runtime.services
+    currency = services.settings.currency
+
+    @get("/portfolio.json", sync_to_thread=True)
+    def portfolio() -> dict[str, Any]:
+        rows = services.portfolio.top(200)
+        return {"portfolio": [{
+            "rank": r["rank"], "accountId": r["id"], "name": r["name"], "owner": r["manager"],
+            "tier": r["tier"].upper(), "score": r["score"], "band": r["band"],
+            "confirmedBand": r["confirmed_band"], "delta7": r["delta7"],
+            "delta30": r["delta30"], "trend": r["arrow"], "renewalOn": r["renewal_on"],
+            "arr": {"amount": str(from_cents(r["arr_reporting_cents"])), "currency": currency},
+            "revenueAtRisk": {"amount": str(from_cents(
+                r["arr_reporting_cents"] if r["confirmed_band"] == "red" else 0))},
+        } for r in rows]}
+
+    return Litestar(route_handlers=[portfolio])
+
+
+@pytest.mark.timeout(1800)
+def test_portfolio_latency(backend: str, big_logs: BigLogs,
+                           request: pytest.FixtureRequest) -> None:
+    """The portfolio (top 200 with health and KPIs): GraphQL computed and as served, against
+    the same rows as plain JSON from a Litestar route, in the same run."""
+    log = big_logs.get(backend, request)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runtime = Runtime.open(log.settings)
+    try:
+        for runner in runtime.runners:
+            runner.catch_up()
+        label = log_label(int(runtime.desk.recorder.max_notification_id() or 0))
+        medians: dict[str, float] = {}
+        for kept, what in ((0, "GraphQL computed"), (256, "GraphQL as served")):
+            app = create_app(replace(runtime.settings, answer_cache=kept), runtime=runtime)
+            with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+                def over_http() -> None:
+                    response = client.post("/graphql", json={"query": PORTFOLIO})
+                    assert response.status_code == 200, response.text
+                    _check_portfolio(response.json())
+
+                durations = _timings(over_http, REQUESTS)
+            medians[what] = statistics.median(durations)
+            _report(backend, f"{label}: portfolio top 200, HTTP {what}", durations)
+        with live_server(_portfolio_json_app(runtime)) as url, \
+                httpx.Client(base_url=url, timeout=30) as client:
+            def plain() -> None:
+                response = client.get("/portfolio.json")
+                assert response.status_code == 200, response.text
+                _check_portfolio(response.json())
+
+            durations = _timings(plain, REQUESTS)
+        medians["plain"] = statistics.median(durations)
+        _report(backend, f"{label}: portfolio top 200, HTTP plain JSON route", durations)
+        figure(backend, f"{label}: portfolio, GraphQL computed / plain JSON (median)",
+               medians["GraphQL computed"] / medians["plain"], "x")
+        figure(backend, f"{label}: portfolio, GraphQL as served / plain JSON (median)",
+               medians["GraphQL as served"] / medians["plain"], "x")
+        view = runtime.services.portfolio
+        _report(backend, f"{label}: portfolio top 200, PortfolioView.top",
+                _timings(lambda: view.top(200), REQUESTS))
+        end = max(r["as_of"] for r in view.top(200)).date()
+        _report(backend, f"{label}: KPIs for 12 months, PortfolioView.kpis",
+                _timings(lambda: view.kpis(end.replace(year=end.year - 1), end), 50))
+    finally:
+        runtime.close()

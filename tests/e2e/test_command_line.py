@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,8 +55,15 @@ def test_demo_then_rebuild_then_serve(backend: str, make_settings: Callable[...,
     assert "no projection named 'nosuch'" in unknown.stderr
 
     with serving(settings, cwd=tmp_path) as url:
-        ready = httpx.get(f"{url}/readyz", timeout=5).json()
-        assert ready["status"] == "ready"
+        # The SLA clock starts with the server and may record breaches that fell due since
+        # the demo was written: the views catch up with those within moments.
+        deadline = time.monotonic() + 20
+        while True:
+            ready = httpx.get(f"{url}/readyz", timeout=5).json()
+            assert ready["status"] == "ready"
+            if all(v["lag"] == 0 for v in ready["views"]) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert all(v["lag"] == 0 for v in ready["views"])
         body = httpx.post(f"{url}/graphql", timeout=10, json={"query": """{
             accounts(first: 200, keyAccountsOnly: true) { edges { node { name rank
