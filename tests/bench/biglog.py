@@ -268,6 +268,35 @@ class BigLogWriter:
                 self._at(at + timedelta(hours=5), self._new_contact, client)
             if rng.random() < 0.01:
                 self._at(at + timedelta(hours=6), self._retier, client)
+            self._at(at + timedelta(hours=7), self._health_signals, client, day)
+
+    def _health_signals(self, at: datetime, client: _Client, day: date) -> None:
+        """A month of what key-account health reads beside cases: a touchpoint, usage, an
+        invoice paid (now and then late), and the manager's renewal risk when it turns."""
+        rng, account = self.rng, client.account
+        if account.churned:
+            return
+        sponsor = [c for c, _ in client.contacts if account.contacts[str(c)]["active"]
+                   and account.contacts[str(c)]["role"] == "executive_sponsor"]
+        account.log_touchpoint(rng.choice(["meeting", "call"]), rng.random() < 0.8,
+                               sponsor[:1] if rng.random() < 0.4 else [], "", at, ACTOR)
+        seats = 20 + client.index % 80
+        account.report_usage(int(seats * rng.uniform(0.35, 0.95)), seats, at, ACTOR)
+        invoice = account.issue_invoice(f"B{day.isoformat()}", Money(
+            client.mrr.quantize(Decimal("0.01")), "EUR"), day + timedelta(days=30), at, ACTOR)
+        late = rng.choice([0, 0, 0, 5, 20, 75])
+        paid = at + timedelta(days=25 + late)
+        self._at(paid, self._paid, client, invoice)
+        if rng.random() < 0.05:
+            level = rng.choice(["none", "early_warning", "at_risk"])
+            if level != account.renewal_risk:
+                account.set_renewal_risk(level, "", at, "staff:manager")
+        self._touch(account)
+
+    def _paid(self, at: datetime, client: _Client, invoice: UUID) -> None:
+        if not client.account.churned and not client.account.invoices[str(invoice)]["paid"]:
+            client.account.mark_invoice_paid(invoice, at, ACTOR)
+            self._touch(client.account)
 
     def _revenue(self, at: datetime, client: _Client, period: str) -> None:
         client.account.record_revenue(

@@ -84,7 +84,7 @@ def test_top_200_accounts_latency(backend: str, big_logs: BigLogs,
         #    as served (answers kept while the views they read are unchanged).
         for kept, what in ((0, "HTTP GraphQL, computed"), (256, "HTTP GraphQL, as served")):
             settings = replace(runtime.settings, answer_cache=kept)
-            app = create_app(settings, runtime=runtime)
+            app = create_app(settings, runtime=runtime, run_workers=False)
             with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
                 def over_http() -> None:
                     response = client.post("/graphql", json={"query": TOP_200})
@@ -182,7 +182,9 @@ def test_portfolio_latency(backend: str, big_logs: BigLogs,
         label = log_label(int(runtime.desk.recorder.max_notification_id() or 0))
         medians: dict[str, float] = {}
         for kept, what in ((0, "GraphQL computed"), (256, "GraphQL as served")):
-            app = create_app(replace(runtime.settings, answer_cache=kept), runtime=runtime)
+            # Read-only: no projectors or reactors writing beside the measured requests.
+            app = create_app(replace(runtime.settings, answer_cache=kept), runtime=runtime,
+                             run_workers=False)
             with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client:
                 def over_http() -> None:
                     response = client.post("/graphql", json={"query": PORTFOLIO})
