@@ -89,6 +89,19 @@ class Services:
                          or (getattr(view, "projection", UNKNOWN_VIEW),))
         return await asyncio.to_thread(fn, *args, **kwargs)
 
+    def logged_events(self, positions: list[int]) -> list[dict[str, Any]]:
+        """The events at these log positions (evidence behind a figure), in log order."""
+        found = []
+        for position in sorted(set(positions)):
+            page = self.desk.recorder.select_notifications(start=position, limit=1)
+            if page and page[0].id == position:
+                event: Any = self.desk.mapper.to_domain_event(page[0])
+                found.append({"position": position, "topic": page[0].topic,
+                              "aggregate_id": event.originator_id,
+                              "version": event.originator_version,
+                              "occurred_at": event.occurred_at, "actor": event.actor})
+        return found
+
     async def views_at(self, as_of: datetime | None) -> Views:
         """The live views, or (with `as_of`) the log replayed up to that moment."""
         if as_of is None:

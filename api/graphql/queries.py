@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from functools import partial
@@ -24,11 +25,24 @@ from api.graphql.types import (
     Priority,
     QueueSummary,
 )
-from domain.errors import NotFoundError
+from domain.errors import InvalidInputError, NotFoundError
 from projections.case_queues import CaseFilter
 
 WaitFor = Annotated[int | None, strawberry.argument(
     description="A notificationId from a mutation: wait until the views include it.")]
+MAX_EVENTS = 100
+
+
+@strawberry.type(description="One event of the log.")
+class LoggedEvent:
+    position: int
+    topic: str
+    aggregate_id: UUID
+    version: int
+    occurred_at: datetime
+    actor: str
+
+
 AsOf = Annotated[datetime | None, strawberry.argument(
     description="Answer as of this moment in business time, by replaying the log up to it.")]
 
@@ -139,6 +153,16 @@ class Query:
         start = from_ or to - timedelta(days=365)
         report = await views.read(views.portfolio.kpis, start, to)
         return KpiReport.of(report, services.settings.currency)
+
+    @strawberry.field(description="The events at these log positions: the evidence a health "
+                                  "explanation names, with who caused each and when.")
+    async def events(self, info: Info, positions: list[int]) -> list[LoggedEvent]:
+        authorize(info.context.viewer, Action.READ_PORTFOLIO)
+        if len(positions) > MAX_EVENTS:
+            raise InvalidInputError(f"ask for at most {MAX_EVENTS} positions at a time")
+        services = info.context.services
+        rows = await asyncio.to_thread(services.logged_events, positions)
+        return [LoggedEvent(**r) for r in rows]
 
     @strawberry.field(description="Health alerts, newest first.")
     async def alerts(self, info: Info, status: list[AlertStatus] | None = None,

@@ -91,6 +91,11 @@ def test_an_account_explains_its_score_with_the_events_behind_it(gql, book):
     assert gate["evidence"] == str(book["risk"]["notificationId"])
     assert gate["binding"] is True
     assert gate["actor"] == "staff:dev-admin"
+    (event,) = gql("query($p: [Int!]!) { events(positions: $p) { position topic aggregateId "
+                   "occurredAt actor } }", p=[int(gate["evidence"])])["events"]
+    assert (event["topic"], event["aggregateId"], event["actor"]) == (
+        "carelog:Account.RenewalRiskSet", book["acme"], "staff:dev-admin")
+    assert event["occurredAt"] == "2026-03-01T09:00:00+00:00"
     components = {c["key"]: c for c in health["components"]}
     usage = {m["key"]: m for m in components["C1"]["subMetrics"]}
     assert usage["U1"]["raw"] == pytest.approx(31 / 50)
