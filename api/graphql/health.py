@@ -211,15 +211,17 @@ class PortfolioEntry:
     renewal_on: date | None
     renewal_risk: RenewalRisk | None
     disagreement: bool
-    arr_cents: strawberry.Private[int]
-    at_risk_cents: strawberry.Private[int]
-    currency: strawberry.Private[str]
+    arr: Money = strawberry.field(description="ARR in the reporting currency.")
+    revenue_at_risk: Money = strawberry.field(
+        description="The ARR if the confirmed band is red and the renewal is within 180 days "
+                    "(or has no date on record), else 0.")
 
     @classmethod
     def from_row(cls, r: dict[str, Any], currency: str, as_of: date) -> PortfolioEntry:
         renewal = date.fromisoformat(r["renewal_on"]) if r["renewal_on"] else None
         red = r["confirmed_band"] == "red"
         soon = renewal is None or (renewal - as_of).days <= 180
+        arr = Money.of(r["arr_reporting_cents"], currency)
         return cls(
             rank=r["rank"], account_id=UUID(r["id"]), name=r["name"], owner=r["manager"],
             tier=values.Tier(r["tier"]), score=r["score"], band=_band(r["band"]),
@@ -227,17 +229,8 @@ class PortfolioEntry:
             delta30=r["delta30"], trend=Trend(r["arrow"]) if r["arrow"] else None,
             renewal_on=renewal,
             renewal_risk=values.RenewalRisk(r["renewal_risk"]) if r["renewal_risk"] else None,
-            disagreement=bool(r["disagreement"]), arr_cents=r["arr_reporting_cents"],
-            at_risk_cents=r["arr_reporting_cents"] if red and soon else 0, currency=currency)
-
-    @strawberry.field(description="ARR in the reporting currency.")
-    def arr(self) -> Money:
-        return Money.of(self.arr_cents, self.currency)
-
-    @strawberry.field(description="The ARR if the confirmed band is red and the renewal is "
-                                  "within 180 days (or has no date on record), else 0.")
-    def revenue_at_risk(self) -> Money:
-        return Money.of(self.at_risk_cents, self.currency)
+            disagreement=bool(r["disagreement"]), arr=arr,
+            revenue_at_risk=arr if red and soon else Money.of(0, currency))
 
 
 def _ratio(value: Decimal | None) -> float | None:

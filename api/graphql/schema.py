@@ -12,8 +12,10 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.schema import Schema
 from strawberry.schema.config import StrawberryConfig
@@ -24,6 +26,7 @@ from strawberry.types.graphql import OperationType
 from api.graphql.answers import AnswerCache
 from api.graphql.care_mutations import CareMutation
 from api.graphql.errors import ErrorCodes, log_unexpected
+from api.graphql.execution import CarelogExecutionContext
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.subscriptions import Subscription
@@ -61,12 +64,16 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
         partial(QueryDepthLimiter, max_depth=10),
         partial(MaxTokensLimiter, max_token_count=2000),
         partial(MaxAliasesLimiter, max_alias_count=15),
+        # Dashboards send the same few documents again and again: parse and validate once.
+        partial(ParserCache, maxsize=512),
+        partial(ValidationCache, maxsize=512),
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     mutation = merge_types("Mutation", (Mutation, CareMutation))
     schema = CarelogSchema(query=Query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
-                           config=StrawberryConfig(auto_camel_case=True))
+                           config=StrawberryConfig(auto_camel_case=True),
+                           execution_context_class=CarelogExecutionContext)
     schema.answers = AnswerCache(answers) if answers > 0 else None
     return schema
