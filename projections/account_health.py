@@ -27,6 +27,7 @@ from domain.health_model import (
     ContractionRequest,
     CsatResponse,
     FactsBuilder,
+    Health,
     HealthModel,
     Invoice,
     NpsResponse,
@@ -81,6 +82,8 @@ SETTINGS = Table("health_settings", columns=(Column("key"), Column("value")), ke
 _SENTIMENT_LEVEL = {"healthy": 0, "concerned": 1, "at_risk": 2}
 _BAND_LEVEL = {"green": 0, "yellow": 1, "red": 2}
 _WEEK = timedelta(days=7)
+_KEEP_RECENT = 9
+_NOT_ACTIVITY = frozenset({"Opened", "ContactAdded", "ContactRoleChanged", "ContactLeft"})
 
 
 def day_end(day: date) -> datetime:
@@ -93,9 +96,12 @@ class _Account:
     """One account's facts in memory, with what the health row shows beside the score."""
 
     facts: FactsBuilder
-    first_day: date
+    first_day: date | None = None
+    """The first day with activity (anything but the opening and contacts): closes start here."""
     roles: dict[str, str] = field(default_factory=dict)
     closes: list[Close] = field(default_factory=list)
+    recent: dict[date, Health] = field(default_factory=dict)
+    """The evaluations behind the last few closes, for the current row and its week-ago diff."""
     stale_from: date | None = None
     sentiment: str | None = None
     renewal_on: str | None = None
@@ -104,11 +110,13 @@ class _Account:
     latest_at: datetime | None = None
     last_position: int = 0
 
-    def noted(self, at: datetime, position: int) -> None:
+    def noted(self, kind: str, at: datetime, position: int) -> None:
+        """Keep the latest time and position; activity before the first day moves it back."""
         self.latest_at = at if self.latest_at is None else max(self.latest_at, at)
         self.last_position = max(self.last_position, position)
-
-    def stale(self, day: date) -> None:
+        day = at.date()
+        if kind not in _NOT_ACTIVITY and (self.first_day is None or day < self.first_day):
+            self.first_day = day
         if self.closes and day <= self.closes[-1].day:
             self.stale_from = day if self.stale_from is None else min(self.stale_from, day)
 
@@ -316,15 +324,16 @@ class AccountHealthProjection(Projection):
             raise LookupError(f"account {account_id} has no Opened event before this one")
         opened = json.loads(records[0]["record"])
         account = self._new(account_id, _at(opened))
-        account.noted(_at(opened), records[0]["position"])
+        account.noted("Opened", _at(opened), records[0]["position"])
         for row in records[1:]:
             rec = json.loads(row["record"])
             _fold(account, rec)
-            account.noted(_at(rec), row["position"])
+            account.noted(rec["t"], _at(rec), row["position"])
         stored = sorted(rows.stored(CLOSES, "account_id", account_id), key=lambda r: r["day"])
         account.closes = [Close(date.fromisoformat(r["day"]), r["score"], float(r["value"]),
                                 r["band"], r["confirmed_band"], bool(r["gated"]), r["streak"])
                           for r in stored]
+        account.stale_from = None  # the stored closes are those of these very records
         self._accounts[account_id] = account
         return account
 
@@ -335,7 +344,7 @@ class AccountHealthProjection(Projection):
             self._loaded_all = True
 
     def _new(self, account_id: str, opened_at: datetime) -> _Account:
-        return _Account(FactsBuilder(account_id, opened_at), opened_at.date())
+        return _Account(FactsBuilder(account_id, opened_at))
 
     # Folding --------------------------------------------------------------------------------
 
@@ -361,8 +370,7 @@ class AccountHealthProjection(Projection):
                            "record": json.dumps(rec)})
         if topic != "carelog:Account.Opened":
             _fold(account, rec)
-        account.stale(event.occurred_at.date())
-        account.noted(event.occurred_at, position)
+        account.noted(rec["t"], event.occurred_at, position)
         self._touched.add(account_id)
         if self.horizon is None or event.occurred_at > self.horizon:
             self.horizon = event.occurred_at
@@ -386,21 +394,18 @@ class AccountHealthProjection(Projection):
     def finish_page(self, rows: Rows, position: int) -> None:
         """Close the days the horizon has passed and re-score what may have changed.
 
-        An account is scored as of the later of the horizon's hour and its own latest event:
-        accounts the page touched at once, every account when the hour turns. So the view is
-        the same however the log was cut into pages, and no score is more than an hour old
-        relative to the log.
+        An account is scored as of the later of the end of the last closed day and its own
+        latest event: the accounts a page touched at once, every account when the day turns
+        (from the evaluation its close needed anyway). So the view is the same however the log
+        was cut into pages, and no score is more than a day behind the log.
         """
         self._settings(rows)
         if self.horizon is None:
             return
         last_close = self.horizon.date() - timedelta(days=1)
-        hour = self.horizon.replace(minute=0, second=0, microsecond=0)
         closed = rows.get(SETTINGS, "closed_through")
-        scored = rows.get(SETTINGS, "scored_hour")
-        everyone = (self._model_changed or closed is None or scored is None
-                    or closed["value"] != last_close.isoformat()
-                    or scored["value"] != hour.isoformat())
+        everyone = (self._model_changed or closed is None
+                    or closed["value"] != last_close.isoformat())
         if everyone:
             self._load_all(rows)
         names = sorted(self._accounts) if everyone else sorted(self._touched)
@@ -408,13 +413,15 @@ class AccountHealthProjection(Projection):
             account = self._accounts[account_id]
             if self._model_changed:
                 account.stale_from = account.first_day
+                account.recent.clear()
             self._close_days(rows, account_id, account, last_close)
-            self._score(rows, account_id, account, max(hour, account.latest_at or hour))
+            self._score(rows, account_id, account, last_close)
         rows.put(SETTINGS, {"key": "closed_through", "value": last_close.isoformat()})
-        rows.put(SETTINGS, {"key": "scored_hour", "value": hour.isoformat()})
         rows.put(SETTINGS, {"key": "horizon", "value": self.horizon.isoformat()})
 
     def _close_days(self, rows: Rows, account_id: str, account: _Account, last: date) -> None:
+        if account.first_day is None:
+            return
         closes = account.closes
         start = account.stale_from
         if start is None:
@@ -422,32 +429,43 @@ class AccountHealthProjection(Projection):
         account.stale_from = None
         while closes and closes[-1].day >= start:
             dropped = closes.pop()
+            account.recent.pop(dropped.day, None)
             if dropped.day > last:
                 rows.delete(CLOSES, account_id, dropped.day.isoformat())
         facts = account.facts.build()
         day = max(start, account.first_day)
+        keep_from = last - timedelta(days=_KEEP_RECENT)
         while day <= last:
             health = evaluate(self.model, facts, day_end(day))
             close = confirm(closes[-1] if closes else None, health, day, self.model)
             closes.append(close)
+            if day > keep_from:
+                account.recent[day] = health
             rows.put(CLOSES, {
                 "account_id": account_id, "day": day.isoformat(), "score": close.score,
                 "value": repr(close.value), "band": close.band,
                 "confirmed_band": close.confirmed_band, "gated": close.gated,
                 "streak": close.streak, "model_version": self.model.version})
             day += timedelta(days=1)
+        for old in [d for d in account.recent if d <= keep_from]:
+            del account.recent[old]
 
-    def _score(self, rows: Rows, account_id: str, account: _Account, at: datetime) -> None:
-        facts = account.facts.build()
-        health = evaluate(self.model, facts, at)
+    def _health_at(self, account: _Account, at: datetime) -> Health:
+        """The evaluation at `at`: the one behind a close when `at` ends a closed day."""
+        kept = account.recent.get(at.date())
+        if kept is not None and at == day_end(at.date()):
+            return kept
+        return evaluate(self.model, account.facts.build(), at)
+
+    def _score(self, rows: Rows, account_id: str, account: _Account, last_close: date) -> None:
+        end_of_close = day_end(last_close)
+        at = max(end_of_close, account.latest_at or end_of_close)
+        health = self._health_at(account, at)
         today = at.date()
-        previous = account.closes[-1] if account.closes else None
-        if previous is not None and previous.day >= today:
-            previous = next((c for c in reversed(account.closes) if c.day < today), None)
-        current = confirm(previous, health, today, self.model)
         history = [c for c in account.closes if c.day < today]
+        current = confirm(history[-1] if history else None, health, today, self.model)
         delta7, delta30, arrow = trend([*history, current], today)
-        week_ago = evaluate(self.model, facts, day_end(today - _WEEK))
+        week_ago = self._health_at(account, day_end(today - _WEEK))
         rows.put(HEALTH, {
             "account_id": account_id, "score": health.score, "band": health.band,
             "confirmed_band": current.confirmed_band, "coverage": repr(health.coverage),
