@@ -15,6 +15,7 @@ from projections.accounts import AccountsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
 from projections.store import ViewStore
+from projections.support_metrics import SupportMetricsView
 
 T = TypeVar("T")
 
@@ -36,6 +37,7 @@ class Services:
         self.store = store
         self.accounts = AccountsView(store, settings.key_accounts)
         self.cases = CaseQueuesView(store)
+        self.support = SupportMetricsView(store)
         self.projection_names = projection_names
         self.after_write = after_write
         """Called on the event loop after every command: wakes the relay or the projectors."""

@@ -6,7 +6,8 @@ from projections.accounts import AccountsProjection
 from projections.case_queues import CaseQueuesProjection
 from projections.money import ReportingRates
 from projections.projection import Projection
+from projections.support_metrics import SupportMetricsProjection
 
 
 def all_projections(rates: ReportingRates) -> list[Projection]:
-    return [AccountsProjection(rates), CaseQueuesProjection()]
+    return [AccountsProjection(rates), CaseQueuesProjection(), SupportMetricsProjection()]

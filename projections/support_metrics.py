@@ -1,0 +1,468 @@
+"""Read model `support_metrics`: one row per case with its facts, rollups per week and month.
+
+Serves GraphQL `supportMetrics` and `topTopics`. Every metric is dated by the business time
+(`occurred_at`) of the event that settles it, never by when it was recorded; what a case
+contributes is defined once, in `support_tally.items_of`.
+
+Tables:
+- `support_cases`: one row per case: its dimensions (channel, agent, line, account, priority,
+  topic), opened / first response / first resolution / latest rating times, durations in
+  wall-clock seconds (and business seconds once a calendar is given), replies before
+  resolution, reopen count, SLA due times and whether each target was met or breached.
+- `support_rollups`: for each dimension, each value, each ISO week and each month, the tally of
+  the items dated in it (counts, sums and every duration, sorted, so medians stay exact). A
+  change to a case moves exactly the items that changed between rollups.
+- `support_nps`: one row per NPS survey response.
+
+A report grouped by at most one dimension, without filters, over whole weeks or months reads a
+few rollup rows; anything else (filters, several dimensions, days, ranges that cut a period)
+adds up the case rows of the range, with the same tally.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from domain.errors import InvalidInputError
+from projections.paging import check_first
+from projections.projection import Projection, handles
+from projections.rows import Rows
+from projections.schema import Column, Table
+from projections.store import ViewStore
+from projections.support_tally import (
+    COUNTERS,
+    DIMENSIONS,
+    GRAINS,
+    ROLLUP_GRAINS,
+    SLA_KINDS,
+    Item,
+    Tally,
+    is_boundary,
+    items_of,
+    nps,
+    period_start,
+    seconds_between,
+    sla_state,
+)
+
+BusinessTime = Callable[[datetime, datetime], timedelta]
+"""Working time between two moments (e.g. `BusinessCalendar.business_time_between`)."""
+
+CASES = Table(
+    "support_cases",
+    columns=(
+        Column("id"), Column("account_id"), Column("channel"), Column("topic"),
+        Column("priority"), Column("line", "int"), Column("assignee"),
+        Column("first_reply_agent"), Column("opened_at", "timestamp"),
+        Column("first_response_at", "timestamp"), Column("first_response_seconds", "int"),
+        Column("first_response_business_seconds", "int"), Column("resolved_at", "timestamp"),
+        Column("resolution_seconds", "int"), Column("resolution_business_seconds", "int"),
+        Column("replies", "int"), Column("replies_before_resolution", "int"),
+        Column("reopened_count", "int"), Column("closed_at", "timestamp"), Column("csat", "int"),
+        Column("rated_at", "timestamp"), Column("first_response_due", "timestamp"),
+        Column("resolution_due", "timestamp"), Column("first_response_breached", "bool"),
+        Column("resolution_breached", "bool"), Column("first_response_sla"),
+        Column("resolution_sla"), Column("last_item_at", "timestamp"),
+        Column("version", "int"), Column("position", "int"),
+    ),
+    key=("id",),
+    indexes=(("opened_at",), ("account_id", "opened_at")),
+)
+
+ROLLUPS = Table(
+    "support_rollups",
+    columns=(
+        Column("dim"), Column("grain"), Column("period"), Column("value"),
+        *(Column(name, "int") for name in COUNTERS),
+        Column("first_response_values"), Column("resolution_values"),
+    ),
+    key=("dim", "grain", "period", "value"),
+)
+
+NPS = Table(
+    "support_nps",
+    columns=(
+        Column("id"), Column("account_id"), Column("contact_id"), Column("score", "int"),
+        Column("comment"), Column("occurred_at", "timestamp"), Column("position", "int"),
+    ),
+    key=("id",),
+    indexes=(("occurred_at",), ("account_id", "occurred_at")),
+)
+
+_NONE = ""  # the rollup value of a missing agent or topic (key columns cannot be NULL)
+
+
+def dimension_value(case: dict[str, Any], dim: str) -> str:
+    """A case's value in one dimension, as rollups store it."""
+    if dim == "agent":
+        return case["assignee"] or case["first_reply_agent"] or _NONE
+    if dim == "line":
+        return str(case["line"])
+    if dim == "account":
+        return str(case["account_id"])
+    return case[dim] or _NONE
+
+
+def _rollup_keys(case: dict[str, Any]) -> Counter[tuple[tuple[str, str, str, str], Item]]:
+    keyed: Counter[tuple[tuple[str, str, str, str], Item]] = Counter()
+    values = [(dim, dimension_value(case, dim)) for dim in DIMENSIONS]
+    for item in items_of(case):
+        for grain in ROLLUP_GRAINS:
+            period = period_start(item[1], grain).isoformat()
+            for dim, value in values:
+                keyed[((dim, grain, period, value), item)] += 1
+    return keyed
+
+
+class SupportMetricsProjection(Projection):
+    name = "support_metrics"
+    version = 1
+    tables = (CASES, ROLLUPS, NPS)
+
+    def __init__(self, business_time: BusinessTime | None = None) -> None:
+        self.business_time = business_time
+
+    def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
+        if topic.startswith("carelog:Case.") and topic != "carelog:Case.Opened":
+            yield CASES, (str(event.originator_id),)
+
+    def _case(self, rows: Rows, e: Any) -> dict[str, Any]:
+        row = rows.get(CASES, str(e.originator_id))
+        if row is None:
+            raise LookupError(f"case {e.originator_id} has no Opened event before {e}")
+        return row
+
+    def _derive(self, row: dict[str, Any]) -> None:
+        """Durations, SLA outcomes and the latest dated item, from the row's facts."""
+        opened, answered, resolved = row["opened_at"], row["first_response_at"], row["resolved_at"]
+        row["first_response_seconds"] = seconds_between(opened, answered) if answered else None
+        row["resolution_seconds"] = seconds_between(opened, resolved) if resolved else None
+        if self.business_time is not None:
+            unit = timedelta(seconds=1)
+            row["first_response_business_seconds"] = (
+                self.business_time(opened, answered) // unit if answered else None)
+            row["resolution_business_seconds"] = (
+                self.business_time(opened, resolved) // unit if resolved else None)
+        row["first_response_sla"] = sla_state(row["first_response_due"], answered,
+                                              bool(row["first_response_breached"]))
+        row["resolution_sla"] = sla_state(row["resolution_due"], resolved,
+                                          bool(row["resolution_breached"]))
+        row["last_item_at"] = max(item[1] for item in items_of(row))
+
+    def _save(self, rows: Rows, before: dict[str, Any] | None, row: dict[str, Any], e: Any,
+              position: int) -> None:
+        """Store the case and move, in the rollups, exactly the items that changed."""
+        self._derive(row)
+        row.update(version=e.originator_version, position=position)
+        old = _rollup_keys(before) if before is not None else Counter()
+        new = _rollup_keys(row)
+        changes: dict[tuple[str, str, str, str], list[tuple[Item, int]]] = defaultdict(list)
+        for (key, item), n in (old - new).items():
+            changes[key] += [(item, -1)] * n
+        for (key, item), n in (new - old).items():
+            changes[key] += [(item, 1)] * n
+        for key, deltas in changes.items():
+            stored = rows.get(ROLLUPS, *key)
+            tally = Tally.from_row(stored) if stored is not None else Tally()
+            for item, sign in deltas:
+                tally.add(item, sign)
+            if tally.empty:
+                rows.delete(ROLLUPS, *key)
+            else:
+                dim, grain, period, value = key
+                rows.put(ROLLUPS, {"dim": dim, "grain": grain, "period": period,
+                                   "value": value, **tally.to_row()})
+        rows.put(CASES, row)
+
+    def _change(self, rows: Rows, e: Any, position: int,
+                change: Callable[[dict[str, Any]], None]) -> None:
+        before = self._case(rows, e)
+        row = dict(before)
+        change(row)
+        self._save(rows, before, row, e, position)
+
+    @handles("carelog:Case.Opened")
+    def opened(self, e: Any, rows: Rows, position: int) -> None:
+        self._save(rows, None, {
+            "id": str(e.originator_id), "account_id": str(e.account_id), "channel": e.channel,
+            "topic": e.topic, "priority": e.priority, "line": e.line, "assignee": None,
+            "first_reply_agent": None, "opened_at": e.occurred_at, "first_response_at": None,
+            "resolved_at": None, "replies": 0, "replies_before_resolution": 0,
+            "reopened_count": 0, "closed_at": None, "csat": None, "rated_at": None,
+            "first_response_due": e.first_response_due, "resolution_due": e.resolution_due,
+            "first_response_breached": False, "resolution_breached": False,
+        }, e, position)
+
+    @handles("carelog:Case.Assigned")
+    def assigned(self, e: Any, rows: Rows, position: int) -> None:
+        self._change(rows, e, position, lambda r: r.update(assignee=e.agent))
+
+    @handles("carelog:Case.Replied")
+    def replied(self, e: Any, rows: Rows, position: int) -> None:
+        def change(r: dict[str, Any]) -> None:
+            r["replies"] += 1
+            if r["resolved_at"] is None or e.occurred_at <= r["resolved_at"]:
+                r["replies_before_resolution"] += 1
+            if r["first_response_at"] is None or e.occurred_at < r["first_response_at"]:
+                r.update(first_response_at=e.occurred_at, first_reply_agent=e.agent)
+
+        self._change(rows, e, position, change)
+
+    @handles("carelog:Case.Escalated")
+    def escalated(self, e: Any, rows: Rows, position: int) -> None:
+        self._change(rows, e, position, lambda r: r.update(line=e.line))
+
+    @handles("carelog:Case.Resolved")
+    def resolved(self, e: Any, rows: Rows, position: int) -> None:
+        def change(r: dict[str, Any]) -> None:
+            if r["resolved_at"] is None or e.occurred_at < r["resolved_at"]:
+                r["resolved_at"] = e.occurred_at  # the first resolution is the one measured
+
+        self._change(rows, e, position, change)
+
+    @handles("carelog:Case.Reopened")
+    def reopened(self, e: Any, rows: Rows, position: int) -> None:
+        self._change(rows, e, position,
+                     lambda r: r.update(reopened_count=r["reopened_count"] + 1))
+
+    @handles("carelog:Case.Closed")
+    def closed(self, e: Any, rows: Rows, position: int) -> None:
+        self._change(rows, e, position, lambda r: r.update(closed_at=e.occurred_at))
+
+    @handles("carelog:Case.Rated")
+    def rated(self, e: Any, rows: Rows, position: int) -> None:
+        def change(r: dict[str, Any]) -> None:
+            if r["rated_at"] is None or e.occurred_at >= r["rated_at"]:
+                r.update(csat=e.csat, rated_at=e.occurred_at)  # the latest rating counts
+
+        self._change(rows, e, position, change)
+
+    @handles("carelog:Case.SlaTargetsSet")
+    def sla_targets_set(self, e: Any, rows: Rows, position: int) -> None:
+        self._change(rows, e, position, lambda r: r.update(
+            first_response_due=e.first_response_due, resolution_due=e.resolution_due))
+
+    @handles("carelog:Case.SlaBreached")
+    def sla_breached(self, e: Any, rows: Rows, position: int) -> None:
+        def change(r: dict[str, Any]) -> None:
+            if e.kind in SLA_KINDS:  # a kind we do not measure changes nothing
+                r.update({f"{e.kind}_breached": True, f"{e.kind}_due": e.due_at})
+
+        self._change(rows, e, position, change)
+
+    @handles("carelog:SurveyResponse.Recorded")
+    def survey_response_recorded(self, e: Any, rows: Rows, position: int) -> None:
+        rows.put(NPS, {
+            "id": str(e.originator_id), "account_id": str(e.account_id),
+            "contact_id": str(e.contact_id), "score": e.score, "comment": e.comment,
+            "occurred_at": e.occurred_at, "position": position,
+        })
+
+
+# Queries --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MetricFilter:
+    """Which cases count; every field narrows them."""
+
+    account_id: str | None = None
+    channel: str | None = None
+    agent: str | None = None
+    line: int | None = None
+    priority: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(v is None for v in (self.account_id, self.channel, self.agent, self.line,
+                                       self.priority))
+
+
+@dataclass(frozen=True, slots=True)
+class MetricQuery:
+    """A report: groups by `group_by` and periods of `grain` (None: the whole range)."""
+
+    group_by: tuple[str, ...] = ()
+    grain: str | None = None
+    start: datetime | None = None
+    """Inclusive."""
+    end: datetime | None = None
+    """Exclusive."""
+    where: MetricFilter = field(default_factory=MetricFilter)
+
+    def check(self) -> MetricQuery:
+        for dim in self.group_by:
+            if dim not in DIMENSIONS:
+                raise InvalidInputError(
+                    f"unknown dimension {dim!r}; expected some of: {', '.join(DIMENSIONS)}")
+        if len(set(self.group_by)) != len(self.group_by):
+            raise InvalidInputError("groupBy names a dimension twice")
+        if self.grain is not None and self.grain not in GRAINS:
+            raise InvalidInputError(
+                f"unknown period {self.grain!r}; expected one of: {', '.join(GRAINS)}")
+        for name, at in (("from", self.start), ("to", self.end)):
+            if at is not None and at.tzinfo is None:
+                raise InvalidInputError(f"{name} must carry a timezone")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise InvalidInputError("from must not be after to")
+        return self
+
+    def rollup_grain(self) -> str | None:
+        """The rollup that answers this query exactly, or None to add up case rows."""
+        if not self.where.empty or len(self.group_by) > 1:
+            return None
+        grains = (self.grain,) if self.grain is not None else ROLLUP_GRAINS[::-1]
+        for grain in grains:
+            if grain in ROLLUP_GRAINS and all(at is None or is_boundary(at, grain)
+                                              for at in (self.start, self.end)):
+                return grain
+        return None
+
+
+GroupKey = tuple[tuple[str, ...], str | None]
+
+
+class SupportMetricsView:
+    """Queries on the `support_metrics` read model."""
+
+    projection = SupportMetricsProjection.name
+
+    def __init__(self, store: ViewStore) -> None:
+        self.store = store
+
+    def report(self, query: MetricQuery) -> list[dict[str, Any]]:
+        """One row per group and period with any data, in period then group order.
+
+        Each row has `dimensions` (name to value; agent and topic may be None), `period_start`
+        (a date, None without a grain), the figures of `Tally.figures`, `nps` and
+        `nps_responses`. NPS belongs to contacts, not cases: it is given when the report is
+        grouped and filtered by account at most, and None otherwise.
+        """
+        query.check()
+        grain = query.rollup_grain()
+        tallies = (self._from_rollups(query, grain) if grain is not None
+                   else self._from_cases(query))
+        nps_applies = set(query.group_by) <= {"account"} and MetricFilter(
+            account_id=query.where.account_id) == query.where
+        scores = self._nps_scores(query) if nps_applies else {}
+        report = []
+        for key in sorted(tallies.keys() | scores.keys(), key=lambda k: (k[1] or "", k[0])):
+            values, period = key
+            tally = tallies.get(key)
+            figures = (tally.finish() if tally is not None else Tally()).figures()
+            figures["nps"], figures["nps_responses"] = nps(scores.get(key, {}).values())
+            dims = {d: _dimension_out(d, v) for d, v in zip(query.group_by, values, strict=True)}
+            report.append({"dimensions": dims,
+                           "period_start": date.fromisoformat(period) if period else None,
+                           **figures})
+        return report
+
+    def top_topics(self, start: datetime | None, end: datetime | None,
+                   first: int) -> list[tuple[str, int]]:
+        """The topics of the most cases opened in the range, most first (ties by name)."""
+        check_first(first)
+        rows = self.report(MetricQuery(group_by=("topic",), start=start, end=end))
+        counted = [(r["dimensions"]["topic"], r["opened"]) for r in rows
+                   if r["dimensions"]["topic"] is not None and r["opened"] > 0]
+        counted.sort(key=lambda tc: (-tc[1], tc[0]))
+        return counted[:first]
+
+    def _from_rollups(self, query: MetricQuery, grain: str) -> dict[GroupKey, Tally]:
+        # Every case has a priority, so the priority rollups add up to all cases.
+        dim = query.group_by[0] if query.group_by else "priority"
+        sql = "SELECT * FROM support_rollups WHERE dim = ? AND grain = ?"
+        params: list[Any] = [dim, grain]
+        if query.start is not None:
+            sql += " AND period >= ?"
+            params.append(period_start(query.start, grain).isoformat())
+        if query.end is not None:
+            sql += " AND period < ?"
+            params.append(period_start(query.end, grain).isoformat())
+        with self.store.reader() as tx:
+            found = tx.fetch_all(sql, params)
+        tallies: dict[GroupKey, Tally] = {}
+        for row in found:
+            key = ((row["value"],) if query.group_by else (),
+                   row["period"] if query.grain is not None else None)
+            tally = Tally.from_row(row)
+            if key in tallies:
+                tallies[key].merge(tally)
+            else:
+                tallies[key] = tally
+        return tallies
+
+    def _from_cases(self, query: MetricQuery) -> dict[GroupKey, Tally]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        w = query.where
+        for column, value in (("account_id", w.account_id), ("channel", w.channel),
+                              ("line", w.line), ("priority", w.priority)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if w.agent is not None:
+            clauses.append("COALESCE(assignee, first_reply_agent) = ?")
+            params.append(w.agent)
+        # Every item of a case is dated at or after its opening, at or before its last item.
+        if query.end is not None:
+            clauses.append("opened_at < ?")
+            params.append(self._at(query.end))
+        if query.start is not None:
+            clauses.append("last_item_at >= ?")
+            params.append(self._at(query.start))
+        sql = "SELECT * FROM support_cases"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        with self.store.reader() as tx:
+            found = [tx.decode(r, CASES.column_types) for r in tx.fetch_all(sql, params)]
+        tallies: dict[GroupKey, Tally] = defaultdict(Tally)
+        for case in found:
+            values = tuple(dimension_value(case, d) for d in query.group_by)
+            for item in items_of(case):
+                at = item[1]
+                if (query.start is not None and at < query.start) or (
+                        query.end is not None and at >= query.end):
+                    continue
+                period = (period_start(at, query.grain).isoformat()
+                          if query.grain is not None else None)
+                tallies[(values, period)].add(item, keep_sorted=False)
+        return tallies
+
+    def _nps_scores(self, query: MetricQuery) -> dict[GroupKey, dict[str, int]]:
+        """Per group and period, each contact's latest score in it."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value, op in (("account_id", query.where.account_id, "="),
+                                  ("occurred_at", query.start, ">="),
+                                  ("occurred_at", query.end, "<")):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(self._at(value) if isinstance(value, datetime) else value)
+        sql = "SELECT account_id, contact_id, score, occurred_at FROM support_nps"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY occurred_at, position"
+        with self.store.reader() as tx:
+            found = [tx.decode(r, NPS.column_types) for r in tx.fetch_all(sql, params)]
+        scores: dict[GroupKey, dict[str, int]] = defaultdict(dict)
+        for r in found:
+            values = (r["account_id"],) if query.group_by else ()
+            period = (period_start(r["occurred_at"], query.grain).isoformat()
+                      if query.grain is not None else None)
+            scores[(values, period)][r["contact_id"]] = r["score"]
+        return scores
+
+    def _at(self, at: datetime) -> Any:
+        """A timestamp as this store compares it."""
+        return NPS.encode({"occurred_at": at}, self.store.dialect)[
+            NPS.column_names.index("occurred_at")]
+
+
+def _dimension_out(dim: str, value: str) -> Any:
+    if value == _NONE:
+        return None
+    return int(value) if dim == "line" else value
