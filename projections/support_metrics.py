@@ -448,18 +448,27 @@ class SupportMetricsView:
         sql += " ORDER BY occurred_at, position"
         with self.store.reader() as tx:
             found = [tx.decode(r, NPS.column_types) for r in tx.fetch_all(sql, params)]
-        scores: dict[GroupKey, dict[str, int]] = defaultdict(dict)
-        for r in found:
-            values = (r["account_id"],) if query.group_by else ()
-            period = (period_start(r["occurred_at"], query.grain).isoformat()
-                      if query.grain is not None else None)
-            scores[(values, period)][r["contact_id"]] = r["score"]
-        return scores
+        return latest_scores(found, by_account=bool(query.group_by), grain=query.grain)
 
     def _at(self, at: datetime) -> Any:
         """A timestamp as this store compares it."""
         return NPS.encode({"occurred_at": at}, self.store.dialect)[
             NPS.column_names.index("occurred_at")]
+
+
+def latest_scores(responses: Iterable[dict[str, Any]], by_account: bool,
+                  grain: str | None) -> dict[GroupKey, dict[str, int]]:
+    """Each contact's latest NPS score per group (account or all) and period.
+
+    `responses` are `support_nps` rows in time order (ties in log order): a later answer of the
+    same contact in the same period replaces the earlier one.
+    """
+    scores: dict[GroupKey, dict[str, int]] = defaultdict(dict)
+    for r in responses:
+        values = (r["account_id"],) if by_account else ()
+        period = period_start(r["occurred_at"], grain).isoformat() if grain is not None else None
+        scores[(values, period)][r["contact_id"]] = r["score"]
+    return scores
 
 
 def _dimension_out(dim: str, value: str) -> Any:
