@@ -272,7 +272,8 @@ def test_items_are_dated_by_the_event_that_settles_them(log):
     assert (next_week["sla_targets"], next_week["sla_attainment"], next_week["opened"]) == (
         1, 1.0, 0)
     assert next_week["first_response_median"] is None
-    assert next_week["csat"] is None and next_week["reopen_rate"] is None
+    assert next_week["csat"] is None
+    assert next_week["reopen_rate"] is None
 
 
 def test_rollups_per_dimension_follow_reassignment_and_escalation(log):
