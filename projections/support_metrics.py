@@ -334,16 +334,17 @@ class SupportMetricsView:
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 
-    def report(self, query: MetricQuery) -> list[dict[str, Any]]:
+    def report(self, query: MetricQuery, rollups: bool = True) -> list[dict[str, Any]]:
         """One row per group and period with any data, in period then group order.
 
         Each row has `dimensions` (name to value; agent and topic may be None), `period_start`
         (a date, None without a grain), the figures of `Tally.figures`, `nps` and
         `nps_responses`. NPS belongs to contacts, not cases: it is given when the report is
-        grouped and filtered by account at most, and None otherwise.
+        grouped and filtered by account at most, and None otherwise. With `rollups` off, the
+        case rows answer even what rollups could (the two agree; tests check it).
         """
         query.check()
-        grain = query.rollup_grain()
+        grain = query.rollup_grain() if rollups else None
         tallies = (self._from_rollups(query, grain) if grain is not None
                    else self._from_cases(query))
         nps_applies = set(query.group_by) <= {"account"} and MetricFilter(
