@@ -44,6 +44,7 @@ from projections.support_tally import (
     is_boundary,
     items_of,
     nps,
+    period_key,
     period_start,
     seconds_between,
     sla_state,
@@ -93,6 +94,13 @@ NPS = Table(
     indexes=(("occurred_at",), ("account_id", "occurred_at")),
 )
 
+# What `items_of` and `dimension_value` read from a case row.
+_ITEM_COLUMNS = ("account_id", "channel", "topic", "priority", "line", "assignee",
+                 "first_reply_agent", "opened_at", "first_response_at", "first_response_seconds",
+                 "resolved_at", "resolution_seconds", "replies_before_resolution",
+                 "reopened_count", "csat", "rated_at", "first_response_due", "resolution_due",
+                 "first_response_sla", "resolution_sla")
+_ITEM_TIMES = tuple(c for c in _ITEM_COLUMNS if CASES.column_types[c] == "timestamp")
 _NONE = ""  # the rollup value of a missing agent or topic (key columns cannot be NULL)
 
 
@@ -112,7 +120,7 @@ def _rollup_keys(case: dict[str, Any]) -> Counter[tuple[tuple[str, str, str, str
     values = [(dim, dimension_value(case, dim)) for dim in DIMENSIONS]
     for item in items_of(case):
         for grain in ROLLUP_GRAINS:
-            period = period_start(item[1], grain).isoformat()
+            period = period_key(item[1], grain)
             for dim, value in values:
                 keyed[((dim, grain, period, value), item)] += 1
     return keyed
@@ -415,21 +423,25 @@ class SupportMetricsView:
         if query.start is not None:
             clauses.append("last_item_at >= ?")
             params.append(self._at(query.start))
-        sql = "SELECT * FROM support_cases"
+        sql = f"SELECT {', '.join(_ITEM_COLUMNS)} FROM support_cases"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         with self.store.reader() as tx:
-            found = [tx.decode(r, CASES.column_types) for r in tx.fetch_all(sql, params)]
+            found = tx.fetch_all(sql, params)
+        sqlite = self.store.dialect == "sqlite"
+        start, end, grain, group_by = query.start, query.end, query.grain, query.group_by
         tallies: dict[GroupKey, Tally] = defaultdict(Tally)
         for case in found:
-            values = tuple(dimension_value(case, d) for d in query.group_by)
+            if sqlite:
+                for column in _ITEM_TIMES:
+                    if case[column] is not None:
+                        case[column] = datetime.fromisoformat(case[column])
+            values = tuple(dimension_value(case, d) for d in group_by)
             for item in items_of(case):
                 at = item[1]
-                if (query.start is not None and at < query.start) or (
-                        query.end is not None and at >= query.end):
+                if (start is not None and at < start) or (end is not None and at >= end):
                     continue
-                period = (period_start(at, query.grain).isoformat()
-                          if query.grain is not None else None)
+                period = period_key(at, grain) if grain is not None else None
                 tallies[(values, period)].add(item, keep_sorted=False)
         return tallies
 
@@ -467,7 +479,7 @@ def latest_scores(responses: Iterable[dict[str, Any]], by_account: bool,
     scores: dict[GroupKey, dict[str, int]] = defaultdict(dict)
     for r in responses:
         values = (r["account_id"],) if by_account else ()
-        period = period_start(r["occurred_at"], grain).isoformat() if grain is not None else None
+        period = period_key(r["occurred_at"], grain) if grain is not None else None
         scores[(values, period)][r["contact_id"]] = r["score"]
     return scores
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 GRAINS = ("day", "week", "month")
@@ -42,12 +43,25 @@ def seconds_between(start: datetime, end: datetime) -> int:
 
 def period_start(at: datetime, grain: str) -> date:
     """The first day (UTC) of the day, ISO week (Monday) or month holding `at`."""
-    day = at.astimezone(UTC).date()
+    return _first_day(at.astimezone(UTC).date(), grain)
+
+
+def period_key(at: datetime, grain: str) -> str:
+    """`period_start` as ISO text, the form rollups and reports keep periods in."""
+    return _period_text(at.astimezone(UTC).date(), grain)
+
+
+def _first_day(day: date, grain: str) -> date:
     if grain == "week":
         return day - timedelta(days=day.weekday())
     if grain == "month":
         return day.replace(day=1)
     return day
+
+
+@lru_cache(maxsize=4096)
+def _period_text(day: date, grain: str) -> str:
+    return _first_day(day, grain).isoformat()
 
 
 def is_boundary(at: datetime, grain: str) -> bool:
@@ -99,17 +113,17 @@ def quantile(ordered: Sequence[int], q: Fraction) -> float | None:
     """The q-quantile of sorted values by linear interpolation between closest ranks.
 
     The same definition as PostgreSQL's percentile_cont and numpy's default: the median of an
-    even count is the mean of the two middle values. None for no values.
+    even count is the mean of the two middle values. Worked out in integers, so the one
+    rounding is the final division. None for no values.
     """
     n = len(ordered)
     if n == 0:
         return None
-    h = q * (n - 1)
-    lo = h.numerator // h.denominator
-    if lo + 1 >= n:
+    lo, rest = divmod(q.numerator * (n - 1), q.denominator)
+    if rest == 0:
         return float(ordered[lo])
-    frac = h - lo
-    return float(ordered[lo] + frac * (ordered[lo + 1] - ordered[lo]))
+    low = ordered[lo]
+    return (low * q.denominator + rest * (ordered[lo + 1] - low)) / q.denominator
 
 
 def mean(total: int, count: int) -> float | None:
