@@ -34,7 +34,6 @@ from projections.rows import Rows
 from projections.schema import Column, Table
 from projections.store import ViewStore
 from projections.support_tally import (
-    COUNTERS,
     DIMENSIONS,
     GRAINS,
     ROLLUP_GRAINS,
@@ -44,6 +43,7 @@ from projections.support_tally import (
     is_boundary,
     items_of,
     nps,
+    packed_figures,
     period_key,
     period_start,
     seconds_between,
@@ -76,11 +76,8 @@ CASES = Table(
 
 ROLLUPS = Table(
     "support_rollups",
-    columns=(
-        Column("dim"), Column("grain"), Column("period"), Column("value"),
-        *(Column(name, "int") for name in COUNTERS),
-        Column("first_response_values"), Column("resolution_values"),
-    ),
+    columns=(Column("dim"), Column("grain"), Column("period"), Column("value"),
+             Column("tally")),  # `Tally.pack`: counters and every duration, in one text
     key=("dim", "grain", "period", "value"),
 )
 
@@ -175,7 +172,7 @@ class SupportMetricsProjection(Projection):
             changes[key] += [(item, 1)] * n
         for key, deltas in changes.items():
             stored = rows.get(ROLLUPS, *key)
-            tally = Tally.from_row(stored) if stored is not None else Tally()
+            tally = Tally.unpack(stored["tally"]) if stored is not None else Tally()
             for item, sign in deltas:
                 tally.add(item, sign)
             if tally.empty:
@@ -183,7 +180,7 @@ class SupportMetricsProjection(Projection):
             else:
                 dim, grain, period, value = key
                 rows.put(ROLLUPS, {"dim": dim, "grain": grain, "period": period,
-                                   "value": value, **tally.to_row()})
+                                   "value": value, "tally": tally.pack()})
         rows.put(CASES, row)
 
     def _change(self, rows: Rows, e: Any, position: int,
@@ -353,21 +350,23 @@ class SupportMetricsView:
         """
         query.check()
         grain = query.rollup_grain() if rollups else None
-        tallies = (self._from_rollups(query, grain) if grain is not None
-                   else self._from_cases(query))
+        if grain is not None:
+            found = self._from_rollups(query, grain)
+        else:
+            found = {k: t.finish().figures() for k, t in self._from_cases(query).items()}
         nps_applies = set(query.group_by) <= {"account"} and MetricFilter(
             account_id=query.where.account_id) == query.where
         scores = self._nps_scores(query) if nps_applies else {}
         report = []
-        for key in sorted(tallies.keys() | scores.keys(), key=lambda k: (k[1] or "", k[0])):
+        for key in sorted(found.keys() | scores.keys(), key=lambda k: (k[1] or "", k[0])):
             values, period = key
-            tally = tallies.get(key)
-            figures = (tally.finish() if tally is not None else Tally()).figures()
-            figures["nps"], figures["nps_responses"] = nps(scores.get(key, {}).values())
-            dims = {d: _dimension_out(d, v) for d, v in zip(query.group_by, values, strict=True)}
-            report.append({"dimensions": dims,
-                           "period_start": date.fromisoformat(period) if period else None,
-                           **figures})
+            row = found[key] if key in found else Tally().figures()
+            row["nps"], row["nps_responses"] = nps(scores[key].values()) if key in scores else (
+                None, 0)
+            row["dimensions"] = {d: _dimension_out(d, v)
+                                 for d, v in zip(query.group_by, values, strict=True)}
+            row["period_start"] = date.fromisoformat(period) if period else None
+            report.append(row)
         return report
 
     def top_topics(self, start: datetime | None, end: datetime | None,
@@ -380,10 +379,10 @@ class SupportMetricsView:
         counted.sort(key=lambda tc: (-tc[1], tc[0]))
         return counted[:first]
 
-    def _from_rollups(self, query: MetricQuery, grain: str) -> dict[GroupKey, Tally]:
+    def _from_rollups(self, query: MetricQuery, grain: str) -> dict[GroupKey, dict[str, Any]]:
         # Every case has a priority, so the priority rollups add up to all cases.
         dim = query.group_by[0] if query.group_by else "priority"
-        sql = "SELECT * FROM support_rollups WHERE dim = ? AND grain = ?"
+        sql = "SELECT period, value, tally FROM support_rollups WHERE dim = ? AND grain = ?"
         params: list[Any] = [dim, grain]
         if query.start is not None:
             sql += " AND period >= ?"
@@ -393,16 +392,21 @@ class SupportMetricsView:
             params.append(period_start(query.end, grain).isoformat())
         with self.store.reader() as tx:
             found = tx.fetch_all(sql, params)
-        tallies: dict[GroupKey, Tally] = {}
+        packed: dict[GroupKey, list[str]] = defaultdict(list)
         for row in found:
-            key = ((row["value"],) if query.group_by else (),
-                   row["period"] if query.grain is not None else None)
-            tally = Tally.from_row(row)
-            if key in tallies:
-                tallies[key].merge(tally)
-            else:
-                tallies[key] = tally
-        return tallies
+            values: tuple[str, ...] = (row["value"],) if query.group_by else ()
+            packed[(values, row["period"] if query.grain is not None else None)].append(
+                row["tally"])
+        figures: dict[GroupKey, dict[str, Any]] = {}
+        for key, texts in packed.items():
+            if len(texts) == 1:
+                figures[key] = packed_figures(texts[0])
+                continue
+            tally = Tally()
+            for text in texts:
+                tally.merge(Tally.unpack(text))
+            figures[key] = tally.finish().figures()
+        return figures
 
     def _from_cases(self, query: MetricQuery) -> dict[GroupKey, Tally]:
         clauses: list[str] = []

@@ -134,11 +134,12 @@ def ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-# Packed value lists (rollup rows keep every duration, sorted) ---------------------------------
+# Packed tallies (a rollup row keeps its whole tally, every duration included, in one text) ------
 
 
-def pack(values: Sequence[int]) -> str:
-    data = array("i", values)
+def pack(numbers: Sequence[int]) -> str:
+    """Whole numbers (64-bit) as compact text, the same on SQLite and PostgreSQL."""
+    data = array("q", numbers)
     if sys.byteorder == "big":
         data.byteswap()
     return base64.b64encode(data.tobytes()).decode("ascii")
@@ -147,7 +148,7 @@ def pack(values: Sequence[int]) -> str:
 def unpack(text: str | None) -> list[int]:
     if not text:
         return []
-    data = array("i")
+    data = array("q")
     data.frombytes(base64.b64decode(text))
     if sys.byteorder == "big":
         data.byteswap()
@@ -161,7 +162,7 @@ COUNTERS = ("opened", "resolved", "reopened", "replies", "first_response_count",
             "sla_met", "sla_weight", "sla_met_weight")
 
 
-@dataclass
+@dataclass(slots=True)
 class Tally:
     """Sums, counts and every duration of the items of one group in one period."""
 
@@ -227,39 +228,55 @@ class Tally:
     def empty(self) -> bool:
         return not any(getattr(self, name) for name in COUNTERS)
 
-    def to_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {name: getattr(self, name) for name in COUNTERS}
-        row["first_response_values"] = pack(self.first_responses)
-        row["resolution_values"] = pack(self.resolutions)
-        return row
+    def pack(self) -> str:
+        """The counters, then how many durations of each kind, then the durations."""
+        counts = [getattr(self, name) for name in COUNTERS]
+        return pack([*counts, len(self.first_responses), len(self.resolutions),
+                     *self.first_responses, *self.resolutions])
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Tally:
-        tally = cls()
-        for name in COUNTERS:
-            setattr(tally, name, row[name] or 0)
-        tally.first_responses = unpack(row["first_response_values"])
-        tally.resolutions = unpack(row["resolution_values"])
-        return tally
+    def unpack(cls, text: str) -> Tally:
+        numbers = unpack(text)
+        n = len(COUNTERS)
+        answered = n + 2 + numbers[n]
+        counts: dict[str, Any] = dict(zip(COUNTERS, numbers, strict=False))
+        return cls(**counts, first_responses=numbers[n + 2:answered],
+                   resolutions=numbers[answered:answered + numbers[n + 1]])
 
     def figures(self) -> dict[str, Any]:
         """The metrics of this tally (call on a finished one); ratios without data are None."""
-        fr, res = self.first_responses, self.resolutions
-        return {
-            "opened": self.opened, "resolved": self.resolved,
-            "first_responses": self.first_response_count,
-            "first_response_median": quantile(fr, MEDIAN),
-            "first_response_mean": mean(self.first_response_sum, self.first_response_count),
-            "first_response_p90": quantile(fr, P90),
-            "resolution_median": quantile(res, MEDIAN),
-            "resolution_mean": mean(self.resolution_sum, self.resolved),
-            "resolution_p90": quantile(res, P90),
-            "replies_to_resolution_mean": mean(self.replies, self.resolved),
-            "reopen_rate": ratio(self.reopened, self.resolved),
-            "csat": ratio(self.csat_good, self.csat_count), "csat_responses": self.csat_count,
-            "sla_attainment": ratio(self.sla_met_weight, self.sla_weight),
-            "sla_targets": self.sla_targets, "sla_targets_met": self.sla_met,
-        }
+        return figures_of([getattr(self, name) for name in COUNTERS], self.first_responses,
+                          self.resolutions)
+
+
+def figures_of(counts: Sequence[int], first_responses: Sequence[int],
+               resolutions: Sequence[int]) -> dict[str, Any]:
+    """The metrics of a tally's counters (in `COUNTERS` order) and sorted durations."""
+    (opened, resolved, reopened, replies, answered, answered_sum, resolution_sum, csat_count,
+     csat_good, targets, met, weight, met_weight) = counts
+    return {
+        "opened": opened, "resolved": resolved, "first_responses": answered,
+        "first_response_median": quantile(first_responses, MEDIAN),
+        "first_response_mean": mean(answered_sum, answered),
+        "first_response_p90": quantile(first_responses, P90),
+        "resolution_median": quantile(resolutions, MEDIAN),
+        "resolution_mean": mean(resolution_sum, resolved),
+        "resolution_p90": quantile(resolutions, P90),
+        "replies_to_resolution_mean": mean(replies, resolved),
+        "reopen_rate": ratio(reopened, resolved),
+        "csat": ratio(csat_good, csat_count), "csat_responses": csat_count,
+        "sla_attainment": ratio(met_weight, weight),
+        "sla_targets": targets, "sla_targets_met": met,
+    }
+
+
+def packed_figures(text: str) -> dict[str, Any]:
+    """`Tally.unpack(text).figures()`, without building the tally (rollups keep lists sorted)."""
+    numbers = unpack(text)
+    n = len(COUNTERS)
+    answered = n + 2 + numbers[n]
+    return figures_of(numbers[:n], numbers[n + 2:answered],
+                      numbers[answered:answered + numbers[n + 1]])
 
 
 def _change(ordered: list[int], value: int, sign: int, keep_sorted: bool) -> None:

@@ -101,7 +101,7 @@ def _fill(runtime: Runtime, cases: list[dict[str, Any]]) -> int:
             for _ in range(count):
                 tallies[key].add(item, keep_sorted=False)
     rollups = [{"dim": k[0], "grain": k[1], "period": k[2], "value": k[3],
-                **t.finish().to_row()} for k, t in tallies.items()]
+                "tally": t.finish().pack()} for k, t in tallies.items()]
     store = runtime.store
     with store.transaction() as tx:
         for table, rows in ((CASES, cases), (ROLLUPS, rollups)):
