@@ -52,6 +52,13 @@ class Projection:
         """
         return ()
 
+    def finish_page(self, rows: Rows) -> None:
+        """Called once a page's events are folded, before its rows are written.
+
+        A projection that gathers changes across the events of a page (rather than rewrite a
+        row for each) puts them into `rows` here. Nothing to do by default.
+        """
+
     def apply(self, topic: str, event: Any, rows: Rows, position: int) -> None:
         """Fold one event found at `position` in the log; other topics are ignored."""
         attr = self._handlers.get(topic)

@@ -152,6 +152,8 @@ class ProjectionRunner:
                     self._prefetch(events, rows)
                     for notification, event in events:
                         self._fold(notification, event, rows)
+                    if events:
+                        self._finish_page(events[-1][0], rows)
                     if self.on_folded is not None:
                         changes = [Change.of(n.topic, e) for n, e in events]
                     rows.flush()
@@ -194,6 +196,12 @@ class ProjectionRunner:
             self.projection.apply(notification.topic, event, rows, notification.id)
         except Exception as error:
             raise FoldError(self.name, notification, error) from error
+
+    def _finish_page(self, last: Notification, rows: RowBatch) -> None:
+        try:
+            self.projection.finish_page(rows)
+        except Exception as error:
+            raise FoldError(self.name, last, error) from error
 
     def _between(self, after: int, upto: int) -> list[Notification]:
         """The log's notifications after `after` up to and including `upto`."""

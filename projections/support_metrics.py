@@ -21,11 +21,12 @@ adds up the case rows of the range, with the same tally.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from domain.errors import InvalidInputError
 from projections.paging import check_first
@@ -98,6 +99,8 @@ _ITEM_COLUMNS = ("account_id", "channel", "topic", "priority", "line", "assignee
                  "reopened_count", "csat", "rated_at", "first_response_due", "resolution_due",
                  "first_response_sla", "resolution_sla")
 _ITEM_TIMES = tuple(c for c in _ITEM_COLUMNS if CASES.column_types[c] == "timestamp")
+RollupKey = tuple[str, str, str, str]
+"""(dimension, grain, period, value): the primary key of a rollup row."""
 _NONE = ""  # the rollup value of a missing agent or topic (key columns cannot be NULL)
 
 
@@ -112,15 +115,23 @@ def dimension_value(case: dict[str, Any], dim: str) -> str:
     return case[dim] or _NONE
 
 
-def _rollup_keys(case: dict[str, Any]) -> Counter[tuple[tuple[str, str, str, str], Item]]:
-    keyed: Counter[tuple[tuple[str, str, str, str], Item]] = Counter()
+def rollup_items(case: dict[str, Any]) -> list[tuple[RollupKey, Item]]:
+    """Each rollup a case's items are tallied in, with the item (a fold keeps this true)."""
     values = [(dim, dimension_value(case, dim)) for dim in DIMENSIONS]
-    for item in items_of(case):
-        for grain in ROLLUP_GRAINS:
-            period = period_key(item[1], grain)
-            for dim, value in values:
-                keyed[((dim, grain, period, value), item)] += 1
-    return keyed
+    return [((dim, grain, period_key(item[1], grain), value), item)
+            for item in items_of(case) for grain in ROLLUP_GRAINS for dim, value in values]
+
+
+def _minus(items: list[Item], others: list[Item]) -> list[Item]:
+    """The items of `items` not matched one for one in `others`."""
+    rest = list(others)
+    left = []
+    for item in items:
+        if item in rest:
+            rest.remove(item)
+        else:
+            left.append(item)
+    return left
 
 
 class SupportMetricsProjection(Projection):
@@ -130,6 +141,9 @@ class SupportMetricsProjection(Projection):
 
     def __init__(self, business_time: BusinessTime | None = None) -> None:
         self.business_time = business_time
+        # Rollups being changed by the page whose rows these are, unpacked once per page and
+        # packed once in `finish_page` (a busy month's rollup holds thousands of durations).
+        self._pages: WeakKeyDictionary[Any, dict[RollupKey, Tally]] = WeakKeyDictionary()
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
         if topic.startswith("carelog:Case.") and topic != "carelog:Case.Opened":
@@ -141,8 +155,8 @@ class SupportMetricsProjection(Projection):
             raise LookupError(f"case {e.originator_id} has no Opened event before {e}")
         return row
 
-    def _derive(self, row: dict[str, Any]) -> None:
-        """Durations, SLA outcomes and the latest dated item, from the row's facts."""
+    def _derive(self, row: dict[str, Any]) -> list[Item]:
+        """Durations, SLA outcomes and the latest dated item from the row's facts; its items."""
         opened, answered, resolved = row["opened_at"], row["first_response_at"], row["resolved_at"]
         row["first_response_seconds"] = seconds_between(opened, answered) if answered else None
         row["resolution_seconds"] = seconds_between(opened, resolved) if resolved else None
@@ -156,32 +170,51 @@ class SupportMetricsProjection(Projection):
                                               bool(row["first_response_breached"]))
         row["resolution_sla"] = sla_state(row["resolution_due"], resolved,
                                           bool(row["resolution_breached"]))
-        row["last_item_at"] = max(item[1] for item in items_of(row))
+        items = items_of(row)
+        row["last_item_at"] = max(item[1] for item in items)
+        return items
 
     def _save(self, rows: Rows, before: dict[str, Any] | None, row: dict[str, Any], e: Any,
               position: int) -> None:
         """Store the case and move, in the rollups, exactly the items that changed."""
-        self._derive(row)
+        items = self._derive(row)
         row.update(version=e.originator_version, position=position)
-        old = _rollup_keys(before) if before is not None else Counter()
-        new = _rollup_keys(row)
-        changes: dict[tuple[str, str, str, str], list[tuple[Item, int]]] = defaultdict(list)
-        for (key, item), n in (old - new).items():
-            changes[key] += [(item, -1)] * n
-        for (key, item), n in (new - old).items():
-            changes[key] += [(item, 1)] * n
-        for key, deltas in changes.items():
-            stored = rows.get(ROLLUPS, *key)
-            tally = Tally.unpack(stored["tally"]) if stored is not None else Tally()
-            for item, sign in deltas:
+        was = items_of(before) if before is not None else []
+        gone, new = _minus(was, items), _minus(items, was)
+        for dim in DIMENSIONS:
+            value = dimension_value(row, dim)
+            old = dimension_value(before, dim) if before is not None else value
+            if old == value:
+                self._tally(rows, dim, value, gone, -1)
+                self._tally(rows, dim, value, new, 1)
+            else:  # the case moved to another agent, line...: all its items move with it
+                self._tally(rows, dim, old, was, -1)
+                self._tally(rows, dim, value, items, 1)
+        rows.put(CASES, row)
+
+    def _tally(self, rows: Rows, dim: str, value: str, items: list[Item], sign: int) -> None:
+        if not items:
+            return
+        page = self._pages.get(rows)
+        if page is None:
+            page = self._pages[rows] = {}
+        for item in items:
+            for grain in ROLLUP_GRAINS:
+                key = (dim, grain, period_key(item[1], grain), value)
+                tally = page.get(key)
+                if tally is None:
+                    stored = rows.get(ROLLUPS, *key)
+                    tally = page[key] = (Tally.unpack(stored["tally"]) if stored is not None
+                                         else Tally())
                 tally.add(item, sign)
+
+    def finish_page(self, rows: Rows) -> None:
+        for (dim, grain, period, value), tally in self._pages.pop(rows, {}).items():
             if tally.empty:
-                rows.delete(ROLLUPS, *key)
+                rows.delete(ROLLUPS, dim, grain, period, value)
             else:
-                dim, grain, period, value = key
                 rows.put(ROLLUPS, {"dim": dim, "grain": grain, "period": period,
                                    "value": value, "tally": tally.pack()})
-        rows.put(CASES, row)
 
     def _change(self, rows: Rows, e: Any, position: int,
                 change: Callable[[dict[str, Any]], None]) -> None:

@@ -84,9 +84,9 @@ def items_of(case: dict[str, Any]) -> list[Item]:
         items.append(("csat", case["rated_at"], case["csat"]))
     weight = PRIORITY_WEIGHTS.get(case["priority"], 1)
     for kind in SLA_KINDS:
-        state = case[f"{kind}_sla"]
-        if state is not None:
-            items.append(("sla", case[f"{kind}_due"], weight, 1 if state == "met" else 0))
+        state, due = case[f"{kind}_sla"], case[f"{kind}_due"]
+        if state is not None and due is not None:  # dated by its due time
+            items.append(("sla", due, weight, 1 if state == "met" else 0))
     return items
 
 

@@ -34,7 +34,7 @@ from projections.support_metrics import (
     MetricFilter,
     MetricQuery,
     SupportMetricsProjection,
-    _rollup_keys,
+    rollup_items,
 )
 from projections.support_tally import DIMENSIONS, Tally
 from tests.bench.conftest import figure, size
@@ -97,9 +97,8 @@ def _cases(n: int, seed: int = 3) -> list[dict[str, Any]]:
 def _fill(runtime: Runtime, cases: list[dict[str, Any]]) -> int:
     tallies: dict[tuple[str, str, str, str], Tally] = defaultdict(Tally)
     for case in cases:
-        for (key, item), count in _rollup_keys(case).items():
-            for _ in range(count):
-                tallies[key].add(item, keep_sorted=False)
+        for key, item in rollup_items(case):
+            tallies[key].add(item, keep_sorted=False)
     rollups = [{"dim": k[0], "grain": k[1], "period": k[2], "value": k[3],
                 "tally": t.finish().pack()} for k, t in tallies.items()]
     store = runtime.store

@@ -155,6 +155,7 @@ def fold(desk, extra=()):
     for topic, event in extra:
         position += 1
         projection.apply(topic, event, rows, position)
+    projection.finish_page(rows)
     return rows
 
 
@@ -305,6 +306,23 @@ def test_folding_the_log_again_gives_the_same_rows(desk, log):
     assert fold(desk, log.extra).tables == log.rows.tables
 
 
+def test_pages_of_any_size_give_the_same_rows(desk, log):
+    for every in (1, 2, 5):
+        projection = SupportMetricsProjection()
+        rows = MemoryRows()
+        for count, n in enumerate(notifications(desk), start=1):
+            projection.apply(n.topic, desk.mapper.to_domain_event(n), rows, n.id)
+            if count % every == 0:
+                projection.finish_page(rows)
+        for position, (topic, event) in enumerate(log.extra, start=1000):
+            projection.apply(topic, event, rows, position)
+        projection.finish_page(rows)
+        cases = {k: {**v, "position": None} for k, v in rows.tables["support_cases"].items()}
+        kept = {k: {**v, "position": None} for k, v in log.rows.tables["support_cases"].items()}
+        assert cases == kept
+        assert rows.tables["support_rollups"] == log.rows.tables["support_rollups"]
+
+
 def test_a_business_calendar_fills_the_business_seconds(desk, log):
     def half(a, b):
         return (b - a) / 2
@@ -313,6 +331,7 @@ def test_a_business_calendar_fills_the_business_seconds(desk, log):
     rows = MemoryRows()
     for n in notifications(desk):
         projection.apply(n.topic, desk.mapper.to_domain_event(n), rows, n.id)
+    projection.finish_page(rows)
     c1 = rows.get(CASES, str(log.cases[0]))
     assert (c1["first_response_business_seconds"], c1["resolution_business_seconds"]) == (
         900, 9000)
