@@ -391,6 +391,8 @@ class SupportMetricsView:
             account_id=query.where.account_id) == query.where
         scores = self._nps_scores(query) if nps_applies else {}
         report = []
+        starts = {p: date.fromisoformat(p) for p in {k[1] for k in found} | {
+            k[1] for k in scores} if p is not None}
         for key in sorted(found.keys() | scores.keys(), key=lambda k: (k[1] or "", k[0])):
             values, period = key
             row = found[key] if key in found else Tally().figures()
@@ -398,7 +400,7 @@ class SupportMetricsView:
                 None, 0)
             row["dimensions"] = {d: _dimension_out(d, v)
                                  for d, v in zip(query.group_by, values, strict=True)}
-            row["period_start"] = date.fromisoformat(period) if period else None
+            row["period_start"] = starts[period] if period is not None else None
             report.append(row)
         return report
 

@@ -11,6 +11,7 @@ Durations are whole seconds. Medians and p90 are exact: tallies keep every value
 from __future__ import annotations
 
 import base64
+import binascii
 import sys
 from array import array
 from bisect import bisect_left, insort
@@ -146,13 +147,16 @@ def pack(numbers: Sequence[int]) -> str:
 
 
 def unpack(text: str | None) -> list[int]:
-    if not text:
-        return []
+    return _numbers(text).tolist()
+
+
+def _numbers(text: str | None) -> array[int]:
     data = array("q")
-    data.frombytes(base64.b64decode(text))
-    if sys.byteorder == "big":
-        data.byteswap()
-    return data.tolist()
+    if text:
+        data.frombytes(binascii.a2b_base64(text))
+        if sys.byteorder == "big":
+            data.byteswap()
+    return data
 
 
 # Tallies ------------------------------------------------------------------------------------
@@ -272,7 +276,7 @@ def figures_of(counts: Sequence[int], first_responses: Sequence[int],
 
 def packed_figures(text: str) -> dict[str, Any]:
     """`Tally.unpack(text).figures()`, without building the tally (rollups keep lists sorted)."""
-    numbers = unpack(text)
+    numbers = _numbers(text)  # slices of an array are arrays: no list is made
     n = len(COUNTERS)
     answered = n + 2 + numbers[n]
     return figures_of(numbers[:n], numbers[n + 2:answered],
