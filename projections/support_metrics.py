@@ -141,9 +141,11 @@ class SupportMetricsProjection(Projection):
 
     def __init__(self, business_time: BusinessTime | None = None) -> None:
         self.business_time = business_time
-        # Rollups being changed by the page whose rows these are, unpacked once per page and
-        # packed once in `finish_page` (a busy month's rollup holds thousands of durations).
-        self._pages: WeakKeyDictionary[Any, dict[RollupKey, Tally]] = WeakKeyDictionary()
+        # The items a page moves in and out of each rollup, per page (by its rows): applied in
+        # `finish_page`, so a rollup is read, unpacked and packed once a page, however many of
+        # its events touch it (a busy month's rollup holds thousands of durations).
+        self._pages: WeakKeyDictionary[Any, dict[RollupKey, list[tuple[Item, int]]]] = (
+            WeakKeyDictionary())
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
         if topic.startswith("carelog:Case.") and topic != "carelog:Case.Opened":
@@ -193,28 +195,34 @@ class SupportMetricsProjection(Projection):
         rows.put(CASES, row)
 
     def _tally(self, rows: Rows, dim: str, value: str, items: list[Item], sign: int) -> None:
+        """Note items going into (sign 1) or out of (-1) rollups; `finish_page` applies them."""
         if not items:
             return
         page = self._pages.get(rows)
         if page is None:
-            page = self._pages[rows] = {}
+            page = self._pages[rows] = defaultdict(list)
         for item in items:
             for grain in ROLLUP_GRAINS:
-                key = (dim, grain, period_key(item[1], grain), value)
-                tally = page.get(key)
-                if tally is None:
-                    stored = rows.get(ROLLUPS, *key)
-                    tally = page[key] = (Tally.unpack(stored["tally"]) if stored is not None
-                                         else Tally())
-                tally.add(item, sign)
+                page[(dim, grain, period_key(item[1], grain), value)].append((item, sign))
 
     def finish_page(self, rows: Rows) -> None:
-        for (dim, grain, period, value), tally in self._pages.pop(rows, {}).items():
+        """Each rollup the page changed: read once (all in one statement), changed, written."""
+        page = self._pages.pop(rows, {})
+        prefetch = getattr(rows, "prefetch", None)
+        if prefetch is not None:
+            prefetch(ROLLUPS, list(page))
+        for key, changes in page.items():
+            stored = rows.get(ROLLUPS, *key)
+            tally = Tally.unpack(stored["tally"]) if stored is not None else Tally()
+            for item, sign in changes:
+                tally.add(item, sign)
             if tally.empty:
-                rows.delete(ROLLUPS, dim, grain, period, value)
-            else:
-                rows.put(ROLLUPS, {"dim": dim, "grain": grain, "period": period,
-                                   "value": value, "tally": tally.pack()})
+                if stored is not None:
+                    rows.delete(ROLLUPS, *key)
+                continue
+            dim, grain, period, value = key
+            rows.put(ROLLUPS, {"dim": dim, "grain": grain, "period": period, "value": value,
+                               "tally": tally.pack()})
 
     def _change(self, rows: Rows, e: Any, position: int,
                 change: Callable[[dict[str, Any]], None]) -> None:

@@ -433,3 +433,10 @@ def test_nps_of_a_contact_of_another_account_is_not_found(desk, account_id, open
     with pytest.raises(NotFoundError):
         desk.record_nps(account_id=account_id, contact_id=contact, score=9, survey="s",
                         actor=CLIENT)
+
+
+def test_rows_of_a_composite_key_are_read_many_at_a_time():
+    assert ROLLUPS.select_many_statement(2) == (
+        "SELECT dim, grain, period, value, tally FROM support_rollups "
+        "WHERE (dim, grain, period, value) IN ((?, ?, ?, ?), (?, ?, ?, ?))")
+    assert CASES.select_many_statement(2).endswith("WHERE id IN (?, ?)")
