@@ -183,27 +183,36 @@ class SupportMetricsProjection(Projection):
         row.update(version=e.originator_version, position=position)
         was = items_of(before) if before is not None else []
         gone, new = _minus(was, items), _minus(items, was)
+        periods: dict[datetime, list[tuple[str, str]]] = {}
         for dim in DIMENSIONS:
             value = dimension_value(row, dim)
             old = dimension_value(before, dim) if before is not None else value
             if old == value:
-                self._tally(rows, dim, value, gone, -1)
-                self._tally(rows, dim, value, new, 1)
+                self._tally(rows, dim, value, gone, -1, periods)
+                self._tally(rows, dim, value, new, 1, periods)
             else:  # the case moved to another agent, line...: all its items move with it
-                self._tally(rows, dim, old, was, -1)
-                self._tally(rows, dim, value, items, 1)
+                self._tally(rows, dim, old, was, -1, periods)
+                self._tally(rows, dim, value, items, 1, periods)
         rows.put(CASES, row)
 
-    def _tally(self, rows: Rows, dim: str, value: str, items: list[Item], sign: int) -> None:
-        """Note items going into (sign 1) or out of (-1) rollups; `finish_page` applies them."""
+    def _tally(self, rows: Rows, dim: str, value: str, items: list[Item], sign: int,
+               periods: dict[datetime, list[tuple[str, str]]]) -> None:
+        """Note items going into (sign 1) or out of (-1) rollups; `finish_page` applies them.
+
+        `periods` remembers the periods of each time met, across the calls for one event.
+        """
         if not items:
             return
         page = self._pages.get(rows)
         if page is None:
             page = self._pages[rows] = defaultdict(list)
         for item in items:
-            for grain in ROLLUP_GRAINS:
-                page[(dim, grain, period_key(item[1], grain), value)].append((item, sign))
+            at = item[1]
+            dated = periods.get(at)
+            if dated is None:
+                dated = periods[at] = [(g, period_key(at, g)) for g in ROLLUP_GRAINS]
+            for grain, period in dated:
+                page[(dim, grain, period, value)].append((item, sign))
 
     def finish_page(self, rows: Rows) -> None:
         """Each rollup the page changed: read once (all in one statement), changed, written."""
