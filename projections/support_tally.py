@@ -3,9 +3,10 @@
 A case contributes one item per measured fact, each dated by the business time of the event that
 settles it: opened (Opened), first response (first agent reply), resolution (first Resolved),
 rating (its latest CSAT), and each SLA target once met or breached (dated by its due time).
+Durations are tallied in exact microseconds and reported in (fractional) seconds.
 A `Tally` adds items up for one group and period; tallies merge, so the weekly and monthly
 rollups of the read model and a tally computed straight from case rows give the same numbers.
-Durations are whole seconds. Medians and p90 are exact: tallies keep every value.
+Medians and p90 are exact: tallies keep every value.
 """
 
 from __future__ import annotations
@@ -30,16 +31,25 @@ SLA_KINDS = ("first_response", "resolution")
 
 # An item: (kind, business time, values...). Kinds and their values:
 #   ("opened", at)
-#   ("first_response", at, seconds)
-#   ("resolved", at, seconds, replies before resolution, reopened since: 0 or 1)
+#   ("first_response", at, microseconds)
+#   ("resolved", at, microseconds, replies before resolution, reopened since: 0 or 1)
 #   ("csat", at, score 1-5)
 #   ("sla", due at, priority weight, met: 0 or 1)
 Item = tuple[Any, ...]
 
 
+MICROS = 1_000_000
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def seconds_between(start: datetime, end: datetime) -> int:
-    """Wall-clock whole seconds from `start` to `end` (floored)."""
+    """Wall-clock whole seconds from `start` to `end` (floored), as case rows show them."""
     return (end - start) // timedelta(seconds=1)
+
+
+def micros_between(start: datetime, end: datetime) -> int:
+    """Wall-clock microseconds from `start` to `end`: exact for any stored timestamps."""
+    return (end - start) // _MICROSECOND
 
 
 def period_start(at: datetime, grain: str) -> date:
@@ -75,11 +85,11 @@ def is_boundary(at: datetime, grain: str) -> bool:
 def items_of(case: dict[str, Any]) -> list[Item]:
     """What a case row (see `support_metrics.CASES`) contributes to the metrics."""
     items: list[Item] = [("opened", case["opened_at"])]
-    if case["first_response_at"] is not None:
-        items.append(("first_response", case["first_response_at"],
-                      case["first_response_seconds"]))
-    if case["resolved_at"] is not None:
-        items.append(("resolved", case["resolved_at"], case["resolution_seconds"],
+    opened, answered, resolved = case["opened_at"], case["first_response_at"], case["resolved_at"]
+    if answered is not None:
+        items.append(("first_response", answered, micros_between(opened, answered)))
+    if resolved is not None:
+        items.append(("resolved", resolved, micros_between(opened, resolved),
                       case["replies_before_resolution"], 1 if case["reopened_count"] else 0))
     if case["csat"] is not None:
         items.append(("csat", case["rated_at"], case["csat"]))
@@ -110,8 +120,8 @@ MEDIAN = Fraction(1, 2)
 P90 = Fraction(9, 10)
 
 
-def quantile(ordered: Sequence[int], q: Fraction) -> float | None:
-    """The q-quantile of sorted values by linear interpolation between closest ranks.
+def quantile(ordered: Sequence[int], q: Fraction, unit: int = 1) -> float | None:
+    """The q-quantile of sorted values by linear interpolation between closest ranks, / unit.
 
     The same definition as PostgreSQL's percentile_cont and numpy's default: the median of an
     even count is the mean of the two middle values. Worked out in integers, so the one
@@ -121,14 +131,14 @@ def quantile(ordered: Sequence[int], q: Fraction) -> float | None:
     if n == 0:
         return None
     lo, rest = divmod(q.numerator * (n - 1), q.denominator)
-    if rest == 0:
-        return float(ordered[lo])
     low = ordered[lo]
-    return (low * q.denominator + rest * (ordered[lo + 1] - low)) / q.denominator
+    if rest == 0:
+        return low / unit
+    return (low * q.denominator + rest * (ordered[lo + 1] - low)) / (q.denominator * unit)
 
 
-def mean(total: int, count: int) -> float | None:
-    return total / count if count else None
+def mean(total: int, count: int, unit: int = 1) -> float | None:
+    return total / (count * unit) if count else None
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -255,17 +265,20 @@ class Tally:
 
 def figures_of(counts: Sequence[int], first_responses: Sequence[int],
                resolutions: Sequence[int]) -> dict[str, Any]:
-    """The metrics of a tally's counters (in `COUNTERS` order) and sorted durations."""
+    """The metrics of a tally's counters (in `COUNTERS` order) and sorted durations.
+
+    Durations are tallied in microseconds and reported in seconds.
+    """
     (opened, resolved, reopened, replies, answered, answered_sum, resolution_sum, csat_count,
      csat_good, targets, met, weight, met_weight) = counts
     return {
         "opened": opened, "resolved": resolved, "first_responses": answered,
-        "first_response_median": quantile(first_responses, MEDIAN),
-        "first_response_mean": mean(answered_sum, answered),
-        "first_response_p90": quantile(first_responses, P90),
-        "resolution_median": quantile(resolutions, MEDIAN),
-        "resolution_mean": mean(resolution_sum, resolved),
-        "resolution_p90": quantile(resolutions, P90),
+        "first_response_median": quantile(first_responses, MEDIAN, MICROS),
+        "first_response_mean": mean(answered_sum, answered, MICROS),
+        "first_response_p90": quantile(first_responses, P90, MICROS),
+        "resolution_median": quantile(resolutions, MEDIAN, MICROS),
+        "resolution_mean": mean(resolution_sum, resolved, MICROS),
+        "resolution_p90": quantile(resolutions, P90, MICROS),
         "replies_to_resolution_mean": mean(replies, resolved),
         "reopen_rate": ratio(reopened, resolved),
         "csat": ratio(csat_good, csat_count), "csat_responses": csat_count,

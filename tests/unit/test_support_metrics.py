@@ -68,6 +68,26 @@ def test_no_values_have_no_quantile():
 def test_a_median_of_large_integers_stays_exact():
     big = [10**9 + 1, 10**9 + 2]
     assert quantile(big, MEDIAN) == 1_000_000_001.5
+    # A year in microseconds, reported in seconds: one rounding, at the end.
+    year = 365 * 86_400 * 1_000_000
+    assert quantile([year, year + 1], MEDIAN, 1_000_000) == (2 * year + 1) / 2_000_000
+
+
+def test_sub_second_times_give_exact_durations(desk, clock, account_id):
+    clock.advance(timedelta(days=1))
+    opened = T0 + timedelta(microseconds=250_000)
+    for n, reply in enumerate((timedelta(seconds=1, microseconds=500_000),
+                               timedelta(seconds=2, microseconds=1))):
+        case_id = desk.open_case(account_id=account_id, channel="email", subject="Help",
+                                 text="Hi", actor=CLIENT, occurred_at=opened,
+                                 external_message_id=f"m{n}").ids["caseId"]
+        desk.reply_to_case(case_id=case_id, text="Hi", agent="Ann", actor=STAFF,
+                           occurred_at=opened + reply)
+    figures = rollup(fold(desk), "priority", "month").figures()
+
+    assert figures["first_response_median"] == 1.7500005
+    assert figures["first_response_mean"] == 1.7500005
+    assert figures["first_response_p90"] == pytest.approx(1.9500001)
 
 
 @pytest.mark.parametrize(("scores", "expected"), [
@@ -284,9 +304,10 @@ def test_items_are_dated_by_the_event_that_settles_them(log):
 def test_rollups_per_dimension_follow_reassignment_and_escalation(log):
     assert rollup(log.rows, "agent", "month", "Bob").empty
     cara = rollup(log.rows, "agent", "month", "Cara")
-    assert (cara.opened, cara.first_responses, cara.resolved) == (1, [600], 1)
+    second = 1_000_000  # durations are tallied in microseconds
+    assert (cara.opened, cara.first_responses, cara.resolved) == (1, [600 * second], 1)
     ann = rollup(log.rows, "agent", "month", "Ann")
-    assert (ann.opened, ann.first_responses) == (2, [1000, 1800])
+    assert (ann.opened, ann.first_responses) == (2, [1000 * second, 1800 * second])
     assert rollup(log.rows, "agent", "month", "").opened == 1  # the low case, unanswered
     assert rollup(log.rows, "line", "month", "2").opened == 1
     assert rollup(log.rows, "line", "month", "1").opened == 4
