@@ -106,6 +106,7 @@ class DemoSummary:
     expansions: int = 0
     contractions: int = 0
     churned: int = 0
+    survey_responses: int = 0
 
 
 @dataclass
@@ -227,6 +228,7 @@ class DemoGenerator:
             if not account.existed:  # one seeded before with this seed is left as it is
                 self._story(account)
                 self._cases(account)
+                self._surveys(account)
                 if account.churn_at is not None:
                     self.desk.churn_account(
                         account_id=account.id, reason=account.rng.choice(_CHURN_REASONS),
@@ -843,6 +845,27 @@ class DemoGenerator:
         if rng.random() < 0.8 and t + timedelta(days=3) < last:
             desk.close_case(case_id=case_id, actor="system:auto-close",
                             occurred_at=t + timedelta(days=3))
+
+    def _surveys(self, account: _Account) -> None:
+        """A relationship NPS survey every 90 days; about a third of the contacts answer."""
+        rng = account.rng
+        last = datetime.combine(self.until, time(0), UTC)
+        for wave in range(0, 30 * self.months, 90):
+            for contact_id, _ in account.contacts:
+                if rng.random() >= 0.35:
+                    continue
+                at = _business_time(rng, self.start + timedelta(days=wave + rng.randrange(0, 14)))
+                if at >= last or (account.churn_at is not None and at >= account.churn_at):
+                    continue
+                # Larger plans are looked after more closely, and it shows.
+                promoter = {Tier.VIP: 0.6, Tier.ENTERPRISE: 0.5}.get(account.tier, 0.4)
+                score = (rng.choice([9, 10]) if rng.random() < promoter
+                         else rng.choice([7, 8, 8, 6, 5, 3]))
+                result = self.desk.record_nps(
+                    account_id=account.id, contact_id=contact_id, score=score,
+                    survey=f"demo-{self.seed}-nps-{wave}", actor=_ACTOR, occurred_at=at,
+                    comment="Reliable and quick support." if score >= 9 else None)
+                self.summary.survey_responses += 0 if result.duplicate else 1
 
     @staticmethod
     def _answer(topic: str, n: int) -> str:

@@ -23,6 +23,7 @@ from projections.registry import all_projections
 from projections.replay import Replays
 from projections.runner import ApplicationLog
 from projections.store import ViewStore
+from projections.support_metrics import SupportMetricsView
 
 T = TypeVar("T")
 
@@ -47,6 +48,7 @@ class Views:
         self.health = AccountHealthView(store)
         self.portfolio = PortfolioView(store, services.rates, settings.key_accounts)
         self.alerts = AlertsAndGoalsView(store)
+        self.support = SupportMetricsView(store)
 
 
 class Services:
@@ -63,6 +65,7 @@ class Services:
         self.health = self.live.health
         self.portfolio = self.live.portfolio
         self.alerts = self.live.alerts
+        self.support = self.live.support
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
                                settings.projection_page_size)
         self.projection_names = projection_names

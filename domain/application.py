@@ -33,6 +33,7 @@ from domain.health_policy import POLICY_ID, HealthPolicy
 from domain.interaction import Interaction, clean_text
 from domain.ports import Clock
 from domain.service_plans import plan_for
+from domain.survey_response import SurveyResponse, check_score, clean_comment
 from domain.values import Channel, Direction, Money, Priority, Tier, enum_value
 
 A = TypeVar("A", bound=Aggregate)
@@ -522,6 +523,23 @@ class CareDesk(Application[UUID]):
                     occurred_at: datetime | None = None) -> CommandResult:
         at = self._when(occurred_at)
         return self._update(Goal, goal_id, None, lambda g: g.cancel(reason, at, actor))
+
+    # Surveys -----------------------------------------------------------------------------
+
+    def record_nps(self, *, account_id: UUID, contact_id: UUID, score: int, survey: str,
+                   actor: str, comment: str | None = None,
+                   occurred_at: datetime | None = None) -> CommandResult:
+        """Record a contact's NPS answer; the same answer to the same survey is a duplicate."""
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        if str(contact_id) not in account.contacts:
+            raise NotFoundError(f"contact {contact_id} not found on this account")
+        response = SurveyResponse(
+            id=SurveyResponse.id_for(account.id, contact_id, clean_name(survey, "survey", 200)),
+            account_id=account.id, contact_id=contact_id, score=check_score(score),
+            comment=clean_comment(comment), occurred_at=at, actor=actor)
+        return self._save_new(response, {"surveyResponseId": response.id,
+                                         "accountId": account.id})
 
     # Mechanics ---------------------------------------------------------------------------
 

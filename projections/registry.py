@@ -8,8 +8,9 @@ from projections.alerts_and_goals import AlertsAndGoalsProjection
 from projections.case_queues import CaseQueuesProjection
 from projections.money import ReportingRates
 from projections.projection import Projection
+from projections.support_metrics import SupportMetricsProjection
 
 
 def all_projections(rates: ReportingRates) -> list[Projection]:
     return [AccountsProjection(rates), CaseQueuesProjection(), AccountHealthProjection(),
-            AlertsAndGoalsProjection()]
+            AlertsAndGoalsProjection(), SupportMetricsProjection()]

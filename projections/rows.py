@@ -58,7 +58,7 @@ class RowBatch:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             found = self.tx.fetch_all(table.select_many_statement(len(chunk)),
-                                      [k[0] for k in chunk])
+                                      [v for k in chunk for v in k])
             for key in chunk:
                 self._cache[(table.name, key)] = _GONE
             for row in found:

@@ -69,10 +69,13 @@ class Table:
         )
 
     def select_many_statement(self, count: int) -> str:
-        """The rows whose (single-column) key is one of `count` values."""
-        (key,) = self.key
-        marks = ", ".join("?" * count)
-        return f"SELECT {', '.join(self.column_names)} FROM {self.name} WHERE {key} IN ({marks})"
+        """The rows whose key is one of `count` keys (parameters: the keys' values in turn)."""
+        if len(self.key) == 1:
+            where = f"{self.key[0]} IN ({', '.join('?' * count)})"
+        else:
+            one = f"({', '.join('?' * len(self.key))})"
+            where = f"({', '.join(self.key)}) IN ({', '.join([one] * count)})"
+        return f"SELECT {', '.join(self.column_names)} FROM {self.name} WHERE {where}"
 
     def delete_statement(self) -> str:
         return f"DELETE FROM {self.name} WHERE {' AND '.join(f'{k} = ?' for k in self.key)}"

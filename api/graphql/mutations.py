@@ -29,6 +29,7 @@ async def _run(info: Info, action: Action, scope: UUID | None,
         duplicate=result.duplicate, account_id=ids.get("accountId"), case_id=ids.get("caseId"),
         interaction_id=ids.get("interactionId"), contact_id=ids.get("contactId"),
         invoice_id=ids.get("invoiceId"), alert_id=ids.get("alertId"), goal_id=ids.get("goalId"),
+        survey_response_id=ids.get("surveyResponseId"),
         model_version=result.extra.get("modelVersion"))
 
 
@@ -241,3 +242,14 @@ class Mutation:
         return await _run(info, Action.SUBMIT_REQUESTS, await _case_account(info, case_id),
                           desk.rate_case, case_id=case_id, csat=csat, comment=comment,
                           expected_version=expected_version, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="A contact's answer to an NPS survey: 0 (not at all likely "
+                                      "to recommend us) to 10. Answering the same survey again "
+                                      "is a duplicate.")
+    async def record_nps(self, info: Info, account_id: UUID, contact_id: UUID, score: int,
+                         survey: str, comment: str | None = None,
+                         occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.SUBMIT_REQUESTS, account_id, desk.record_nps,
+                          account_id=account_id, contact_id=contact_id, score=score,
+                          survey=survey, comment=comment, occurred_at=occurred_at)

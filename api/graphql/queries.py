@@ -11,7 +11,7 @@ from uuid import UUID
 
 import strawberry
 
-from api.auth import Action, authorize
+from api.auth import Action, ForbiddenError, authorize
 from api.graphql.alerts_goals import AlertStatus, Goal, HealthAlert
 from api.graphql.context import Info
 from api.graphql.health import KpiReport, PortfolioEntry
@@ -24,9 +24,12 @@ from api.graphql.types import (
     PageInfo,
     Priority,
     QueueSummary,
+    SupportMetricRow,
+    TopicCount,
 )
 from domain.errors import InvalidInputError, NotFoundError
 from projections.case_queues import CaseFilter
+from projections.support_metrics import MetricFilter, MetricQuery
 
 WaitFor = Annotated[int | None, strawberry.argument(
     description="A notificationId from a mutation: wait until the views include it.")]
@@ -81,6 +84,37 @@ class CaseFilterInput:
     priority: Priority | None = None
     channel: Channel | None = None
     escalated: bool | None = None
+
+
+@strawberry.enum
+class MetricDimension(Enum):
+    CHANNEL = "channel"
+    AGENT = "agent"
+    LINE = "line"
+    ACCOUNT = "account"
+    PRIORITY = "priority"
+    TOPIC = "topic"
+
+
+@strawberry.enum
+class PeriodGrain(Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+@strawberry.input(name="MetricFilter")
+class MetricFilterInput:
+    account_id: UUID | None = None
+    channel: Channel | None = None
+    agent: str | None = None
+    line: int | None = None
+    priority: Priority | None = None
+
+
+From = Annotated[datetime | None, strawberry.argument(
+    name="from", description="Start of the range (inclusive).")]
+To = Annotated[datetime | None, strawberry.argument(description="End of the range (exclusive).")]
 
 
 @strawberry.type
@@ -229,3 +263,38 @@ class Query:
         await services.wait_for(wait_for)
         rows = await services.read(services.cases.queue_summary)
         return [QueueSummary.from_row(r) for r in rows]
+
+    @strawberry.field(description="Support metrics by the business time of the events, grouped "
+                                  "by dimensions and periods (UTC). Whole weeks or months "
+                                  "without filters are read from rollups.")
+    async def support_metrics(
+        self, info: Info, group_by: list[MetricDimension] | None = None,
+        period: PeriodGrain | None = None, from_: From = None, to: To = None,
+        filter: MetricFilterInput | None = None, wait_for: WaitFor = None,
+    ) -> list[SupportMetricRow]:
+        viewer = info.context.viewer
+        f = filter or MetricFilterInput()
+        account_id = viewer.account_id or f.account_id
+        authorize(viewer, Action.READ_CASES, account_id)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        query = MetricQuery(
+            group_by=tuple(d.value for d in group_by or ()),
+            grain=period.value if period else None, start=from_, end=to,
+            where=MetricFilter(account_id=str(account_id) if account_id else None,
+                               channel=f.channel.value if f.channel else None, agent=f.agent,
+                               line=f.line, priority=f.priority.value if f.priority else None))
+        rows = await services.read(services.support.report, query)
+        return [SupportMetricRow.from_row(r) for r in rows]
+
+    @strawberry.field(description="The topics of the most cases opened in the range.")
+    async def top_topics(self, info: Info, from_: From = None, to: To = None, first: int = 10,
+                         wait_for: WaitFor = None) -> list[TopicCount]:
+        viewer = info.context.viewer
+        authorize(viewer, Action.READ_CASES)
+        if viewer.account_id is not None:
+            raise ForbiddenError("topics across all clients are for staff only")
+        services = info.context.services
+        await services.wait_for(wait_for)
+        counted = await services.read(services.support.top_topics, from_, to, first)
+        return [TopicCount(topic=topic, opened=opened) for topic, opened in counted]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -144,3 +144,69 @@ class CommandResult:
     goal_id: UUID | None = None
     model_version: int | None = strawberry.field(
         default=None, description="The health model version a publication made.")
+    survey_response_id: UUID | None = None
+
+
+@strawberry.type(description="Support metrics of one group in one period. Dimensions the report "
+                             "is not grouped by are null; ratios without data are null.")
+class SupportMetricRow:
+    channel: Channel | None
+    agent: str | None
+    line: int | None
+    account_id: UUID | None
+    priority: Priority | None
+    topic: str | None
+    period_start: date | None = strawberry.field(
+        description="First day (UTC) of the day, ISO week or month; null without a period.")
+    opened: int
+    resolved: int = strawberry.field(description="Cases first resolved in the period.")
+    first_responses: int
+    first_response_median_seconds: float | None
+    first_response_mean_seconds: float | None
+    first_response_p90_seconds: float | None
+    resolution_median_seconds: float | None = strawberry.field(
+        description="Opening to first resolution (the question answered, not the case closed).")
+    resolution_mean_seconds: float | None
+    resolution_p90_seconds: float | None
+    replies_to_resolution_mean: float | None = strawberry.field(
+        description="Agent replies before the first resolution, per resolved case.")
+    reopen_rate: float | None = strawberry.field(
+        description="Of the cases resolved in the period, the share reopened since.")
+    csat: float | None = strawberry.field(
+        description="Share of ratings of 4 or 5 (each case's latest rating counts).")
+    csat_responses: int
+    nps: float | None = strawberry.field(
+        description="Promoters minus detractors in percent, each contact's latest answer in the "
+                    "period; only for reports grouped and filtered by account at most.")
+    nps_responses: int
+    sla_attainment: float | None = strawberry.field(
+        description="Met over decided SLA targets, weighted 4/3/2/1 for urgent/high/normal/low.")
+    sla_targets: int
+    sla_targets_met: int
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> SupportMetricRow:
+        d = r["dimensions"]
+        channel, priority, account = d.get("channel"), d.get("priority"), d.get("account")
+        return cls(
+            channel=values.Channel(channel) if channel else None, agent=d.get("agent"),
+            line=d.get("line"), account_id=UUID(account) if account else None,
+            priority=values.Priority(priority) if priority else None, topic=d.get("topic"),
+            period_start=r["period_start"], opened=r["opened"], resolved=r["resolved"],
+            first_responses=r["first_responses"],
+            first_response_median_seconds=r["first_response_median"],
+            first_response_mean_seconds=r["first_response_mean"],
+            first_response_p90_seconds=r["first_response_p90"],
+            resolution_median_seconds=r["resolution_median"],
+            resolution_mean_seconds=r["resolution_mean"],
+            resolution_p90_seconds=r["resolution_p90"],
+            replies_to_resolution_mean=r["replies_to_resolution_mean"],
+            reopen_rate=r["reopen_rate"], csat=r["csat"], csat_responses=r["csat_responses"],
+            nps=r["nps"], nps_responses=r["nps_responses"], sla_attainment=r["sla_attainment"],
+            sla_targets=r["sla_targets"], sla_targets_met=r["sla_targets_met"])
+
+
+@strawberry.type
+class TopicCount:
+    topic: str
+    opened: int

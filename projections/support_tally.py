@@ -1,0 +1,329 @@
+"""The maths of support metrics: what one case contributes, and tallies that add contributions up.
+
+A case contributes one item per measured fact, each dated by the business time of the event that
+settles it: opened (Opened), first response (first agent reply), resolution (first Resolved),
+rating (its latest CSAT), and each SLA target once met or breached (dated by its due time).
+Durations are tallied in exact microseconds and reported in (fractional) seconds.
+A `Tally` adds items up for one group and period; tallies merge, so the weekly and monthly
+rollups of the read model and a tally computed straight from case rows give the same numbers.
+Medians and p90 are exact: tallies keep every value.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sys
+from array import array
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+GRAINS = ("day", "week", "month")
+ROLLUP_GRAINS = ("week", "month")
+DIMENSIONS = ("channel", "agent", "line", "account", "priority", "topic")
+PRIORITY_WEIGHTS = {"urgent": 4, "high": 3, "normal": 2, "low": 1}
+SLA_KINDS = ("first_response", "resolution")
+
+# An item: (kind, business time, values...). Kinds and their values:
+#   ("opened", at)
+#   ("first_response", at, microseconds)
+#   ("resolved", at, microseconds, replies before resolution, reopened since: 0 or 1)
+#   ("csat", at, score 1-5)
+#   ("sla", due at, priority weight, met: 0 or 1)
+Item = tuple[Any, ...]
+
+
+MICROS = 1_000_000
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def seconds_between(start: datetime, end: datetime) -> int:
+    """Wall-clock whole seconds from `start` to `end` (floored), as case rows show them."""
+    return (end - start) // timedelta(seconds=1)
+
+
+def micros_between(start: datetime, end: datetime) -> int:
+    """Wall-clock microseconds from `start` to `end`: exact for any stored timestamps."""
+    return (end - start) // _MICROSECOND
+
+
+def period_start(at: datetime, grain: str) -> date:
+    """The first day (UTC) of the day, ISO week (Monday) or month holding `at`."""
+    return _first_day(at.astimezone(UTC).date(), grain)
+
+
+def period_key(at: datetime, grain: str) -> str:
+    """`period_start` as ISO text, the form rollups and reports keep periods in."""
+    return _period_text(at.astimezone(UTC).date(), grain)
+
+
+def _first_day(day: date, grain: str) -> date:
+    if grain == "week":
+        return day - timedelta(days=day.weekday())
+    if grain == "month":
+        return day.replace(day=1)
+    return day
+
+
+@lru_cache(maxsize=4096)
+def _period_text(day: date, grain: str) -> str:
+    return _first_day(day, grain).isoformat()
+
+
+def is_boundary(at: datetime, grain: str) -> bool:
+    """Whether `at` is exactly where a period of `grain` begins (UTC midnight, Monday, 1st)."""
+    utc = at.astimezone(UTC)
+    midnight = (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0)
+    return midnight and period_start(utc, grain) == utc.date()
+
+
+def items_of(case: dict[str, Any]) -> list[Item]:
+    """What a case row (see `support_metrics.CASES`) contributes to the metrics."""
+    items: list[Item] = [("opened", case["opened_at"])]
+    opened, answered, resolved = case["opened_at"], case["first_response_at"], case["resolved_at"]
+    if answered is not None:
+        items.append(("first_response", answered, micros_between(opened, answered)))
+    if resolved is not None:
+        items.append(("resolved", resolved, micros_between(opened, resolved),
+                      case["replies_before_resolution"], 1 if case["reopened_count"] else 0))
+    if case["csat"] is not None:
+        items.append(("csat", case["rated_at"], case["csat"]))
+    weight = PRIORITY_WEIGHTS.get(case["priority"], 1)
+    for kind in SLA_KINDS:
+        state, due = case[f"{kind}_sla"], case[f"{kind}_due"]
+        if state is not None and due is not None:  # dated by its due time
+            items.append(("sla", due, weight, 1 if state == "met" else 0))
+    return items
+
+
+def sla_state(due: datetime | None, done_at: datetime | None, breached: bool) -> str | None:
+    """'met', 'breached', or None while the target is still running.
+
+    A breach reported by the SLA clock stands; otherwise a target done by its due time is met
+    and one done later is breached. An unfinished target waits for the clock's breach event.
+    """
+    if breached:
+        return "breached"
+    if done_at is None or due is None:
+        return None
+    return "met" if done_at <= due else "breached"
+
+
+# Exact quantiles ----------------------------------------------------------------------------
+
+MEDIAN = Fraction(1, 2)
+P90 = Fraction(9, 10)
+
+
+def quantile(ordered: Sequence[int], q: Fraction, unit: int = 1) -> float | None:
+    """The q-quantile of sorted values by linear interpolation between closest ranks, / unit.
+
+    The same definition as PostgreSQL's percentile_cont and numpy's default: the median of an
+    even count is the mean of the two middle values. Worked out in integers, so the one
+    rounding is the final division. None for no values.
+    """
+    n = len(ordered)
+    if n == 0:
+        return None
+    lo, rest = divmod(q.numerator * (n - 1), q.denominator)
+    low = ordered[lo]
+    if rest == 0:
+        return low / unit
+    return (low * q.denominator + rest * (ordered[lo + 1] - low)) / (q.denominator * unit)
+
+
+def mean(total: int, count: int, unit: int = 1) -> float | None:
+    return total / (count * unit) if count else None
+
+
+def ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+# Packed tallies (a rollup row keeps its whole tally, every duration included, in one text) ------
+
+
+def pack(numbers: Sequence[int]) -> str:
+    """Whole numbers (64-bit) as compact text, the same on SQLite and PostgreSQL."""
+    data = array("q", numbers)
+    if sys.byteorder == "big":
+        data.byteswap()
+    return base64.b64encode(data.tobytes()).decode("ascii")
+
+
+def unpack(text: str | None) -> list[int]:
+    return _numbers(text).tolist()
+
+
+def _numbers(text: str | None) -> array[int]:
+    data = array("q")
+    if text:
+        data.frombytes(binascii.a2b_base64(text))
+        if sys.byteorder == "big":
+            data.byteswap()
+    return data
+
+
+# Tallies ------------------------------------------------------------------------------------
+
+COUNTERS = ("opened", "resolved", "reopened", "replies", "first_response_count",
+            "first_response_sum", "resolution_sum", "csat_count", "csat_good", "sla_targets",
+            "sla_met", "sla_weight", "sla_met_weight")
+
+
+@dataclass(slots=True)
+class Tally:
+    """Sums, counts and every duration of the items of one group in one period."""
+
+    opened: int = 0
+    resolved: int = 0
+    reopened: int = 0
+    """Of the resolved cases, how many were reopened since."""
+    replies: int = 0
+    """Agent replies before resolution, summed over the resolved cases."""
+    first_response_count: int = 0
+    first_response_sum: int = 0
+    resolution_sum: int = 0
+    csat_count: int = 0
+    csat_good: int = 0
+    sla_targets: int = 0
+    sla_met: int = 0
+    sla_weight: int = 0
+    sla_met_weight: int = 0
+    first_responses: list[int] = field(default_factory=list)
+    resolutions: list[int] = field(default_factory=list)
+
+    def add(self, item: Item, sign: int = 1, keep_sorted: bool = True) -> None:
+        """Count an item in (sign 1) or take it out again (sign -1).
+
+        Value lists stay sorted; with `keep_sorted` off, values are appended (faster when
+        only adding) and `finish` sorts them.
+        """
+        kind = item[0]
+        if kind == "opened":
+            self.opened += sign
+        elif kind == "first_response":
+            self.first_response_count += sign
+            self.first_response_sum += sign * item[2]
+            _change(self.first_responses, item[2], sign, keep_sorted)
+        elif kind == "resolved":
+            self.resolved += sign
+            self.resolution_sum += sign * item[2]
+            self.replies += sign * item[3]
+            self.reopened += sign * item[4]
+            _change(self.resolutions, item[2], sign, keep_sorted)
+        elif kind == "csat":
+            self.csat_count += sign
+            self.csat_good += sign * (1 if item[2] >= 4 else 0)
+        elif kind == "sla":
+            self.sla_targets += sign
+            self.sla_met += sign * item[3]
+            self.sla_weight += sign * item[2]
+            self.sla_met_weight += sign * item[2] * item[3]
+
+    def merge(self, other: Tally) -> None:
+        """Add another tally in; value lists are only appended (call `finish` before reading)."""
+        for name in COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.first_responses += other.first_responses
+        self.resolutions += other.resolutions
+
+    def finish(self) -> Tally:
+        self.first_responses.sort()
+        self.resolutions.sort()
+        return self
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, name) for name in COUNTERS)
+
+    def pack(self) -> str:
+        """The counters, then how many durations of each kind, then the durations."""
+        counts = [getattr(self, name) for name in COUNTERS]
+        return pack([*counts, len(self.first_responses), len(self.resolutions),
+                     *self.first_responses, *self.resolutions])
+
+    @classmethod
+    def unpack(cls, text: str) -> Tally:
+        numbers = unpack(text)
+        n = len(COUNTERS)
+        answered = n + 2 + numbers[n]
+        counts: dict[str, Any] = dict(zip(COUNTERS, numbers, strict=False))
+        return cls(**counts, first_responses=numbers[n + 2:answered],
+                   resolutions=numbers[answered:answered + numbers[n + 1]])
+
+    def figures(self) -> dict[str, Any]:
+        """The metrics of this tally (call on a finished one); ratios without data are None."""
+        return figures_of([getattr(self, name) for name in COUNTERS], self.first_responses,
+                          self.resolutions)
+
+
+def figures_of(counts: Sequence[int], first_responses: Sequence[int],
+               resolutions: Sequence[int]) -> dict[str, Any]:
+    """The metrics of a tally's counters (in `COUNTERS` order) and sorted durations.
+
+    Durations are tallied in microseconds and reported in seconds.
+    """
+    (opened, resolved, reopened, replies, answered, answered_sum, resolution_sum, csat_count,
+     csat_good, targets, met, weight, met_weight) = counts
+    return {
+        "opened": opened, "resolved": resolved, "first_responses": answered,
+        "first_response_median": quantile(first_responses, MEDIAN, MICROS),
+        "first_response_mean": mean(answered_sum, answered, MICROS),
+        "first_response_p90": quantile(first_responses, P90, MICROS),
+        "resolution_median": quantile(resolutions, MEDIAN, MICROS),
+        "resolution_mean": mean(resolution_sum, resolved, MICROS),
+        "resolution_p90": quantile(resolutions, P90, MICROS),
+        "replies_to_resolution_mean": mean(replies, resolved),
+        "reopen_rate": ratio(reopened, resolved),
+        "csat": ratio(csat_good, csat_count), "csat_responses": csat_count,
+        "sla_attainment": ratio(met_weight, weight),
+        "sla_targets": targets, "sla_targets_met": met,
+    }
+
+
+def packed_figures(text: str) -> dict[str, Any]:
+    """`Tally.unpack(text).figures()`, without building the tally (rollups keep lists sorted)."""
+    numbers = _numbers(text)  # slices of an array are arrays: no list is made
+    n = len(COUNTERS)
+    answered = n + 2 + numbers[n]
+    return figures_of(numbers[:n], numbers[n + 2:answered],
+                      numbers[answered:answered + numbers[n + 1]])
+
+
+def _change(ordered: list[int], value: int, sign: int, keep_sorted: bool) -> None:
+    if sign > 0:
+        if keep_sorted:
+            insort(ordered, value)
+        else:
+            ordered.append(value)
+        return
+    at = bisect_left(ordered, value)
+    if at == len(ordered) or ordered[at] != value:
+        raise ValueError(f"{value} is not among the tallied values")
+    del ordered[at]
+
+
+def tally_items(items: Iterable[Item]) -> Tally:
+    tally = Tally()
+    for item in items:
+        tally.add(item)
+    return tally.finish()
+
+
+# NPS ----------------------------------------------------------------------------------------
+
+
+def nps(scores: Iterable[int]) -> tuple[float | None, int]:
+    """(promoters 9-10 minus detractors 0-6 in percent of the responses, responses)."""
+    counted = list(scores)
+    if not counted:
+        return None, 0
+    promoters = sum(1 for s in counted if s >= 9)
+    detractors = sum(1 for s in counted if s <= 6)
+    return 100 * (promoters - detractors) / len(counted), len(counted)

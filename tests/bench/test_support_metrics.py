@@ -1,0 +1,200 @@
+"""Latency of 12-month support-metric reports over CARELOG_BENCH_METRIC_CASES (100,000) cases.
+
+The view's tables are filled directly with what folding would make: case rows built like the
+projection builds them (`_derive`) and rollups tallied from those rows with the projection's own
+keys (tests/integration/test_support_metrics.py checks that rollups and case rows agree). Folding
+speed itself is in test_projections.py (`catch-up support_metrics`).
+
+Timed: `SupportMetricsView.report` for a year by month in every grouping (rollups), by week,
+the whole year, top topics, one report through the GraphQL schema in-process, and the paths
+that add up case rows (a filter, a range that cuts months, a month by day). Goal: under 100 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from api.auth import DEVELOPMENT_ADMIN
+from api.graphql.context import build_context
+from api.graphql.schema import build_schema
+from api.runtime import Runtime
+from integrations.settings import Settings
+from projections.support_metrics import (
+    CASES,
+    ROLLUPS,
+    MetricFilter,
+    MetricQuery,
+    SupportMetricsProjection,
+    rollup_items,
+)
+from projections.support_tally import DIMENSIONS, Tally
+from tests.bench.conftest import figure, size
+
+pytestmark = pytest.mark.bench
+
+CASE_COUNT = size("METRIC_CASES", 100_000)
+RUNS = 15
+YEAR = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
+_CHANNELS = ["email"] * 40 + ["portal"] * 15 + ["web_chat"] * 15 + ["telegram"] * 12 + [
+    "phone"] * 10 + ["web_form"] * 6 + ["api"] * 2
+_PRIORITIES = ["urgent"] * 5 + ["high"] * 20 + ["normal"] * 60 + ["low"] * 15
+_TARGETS = {"urgent": (1, 8), "high": (2, 24), "normal": (4, 48), "low": (8, 96)}  # hours
+_TOPICS = ["billing", "login", "integration", "performance", "feature", "onboarding", "outage",
+           None]
+
+
+def _cases(n: int, seed: int = 3) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    derive = SupportMetricsProjection()._derive
+    accounts = [f"00000000-0000-4000-8000-{i:012d}" for i in range(400)]
+    weights = [1 / (i + 1) ** 0.8 for i in range(400)]  # a few accounts ask much more
+    agents = [f"agent-{i:02d}" for i in range(25)]
+    span = (YEAR[1] - YEAR[0]).total_seconds()
+    rows = []
+    for i in range(n):
+        opened = YEAR[0] + timedelta(seconds=rng.random() * span)
+        priority = rng.choice(_PRIORITIES)
+        fr_hours, res_hours = _TARGETS[priority]
+        answered = (opened + timedelta(seconds=int(rng.lognormvariate(7.5, 1.3))) if
+                    rng.random() < 0.97 else None)
+        resolved = (opened + timedelta(seconds=int(rng.lognormvariate(10.5, 1.2))) if
+                    answered is not None and rng.random() < 0.9 else None)
+        if resolved is not None and answered is not None and resolved < answered:
+            resolved = answered + timedelta(minutes=5)
+        rated = resolved + timedelta(hours=rng.randrange(1, 48)) if (
+            resolved is not None and rng.random() < 0.6) else None
+        replies = rng.randrange(1, 6) if answered is not None else 0
+        row: dict[str, Any] = {
+            "id": f"case-{i:07d}", "account_id": rng.choices(accounts, weights)[0],
+            "channel": rng.choice(_CHANNELS), "topic": rng.choice(_TOPICS),
+            "priority": priority, "line": 2 if rng.random() < 0.2 else 1,
+            "assignee": rng.choice(agents) if rng.random() < 0.95 else None,
+            "first_reply_agent": rng.choice(agents) if answered is not None else None,
+            "opened_at": opened, "first_response_at": answered, "resolved_at": resolved,
+            "replies": replies, "replies_before_resolution": replies,
+            "reopened_count": 1 if resolved is not None and rng.random() < 0.08 else 0,
+            "closed_at": None, "csat": rng.choice([1, 2, 3, 4, 4, 5, 5, 5]) if rated else None,
+            "rated_at": rated, "first_response_due": opened + timedelta(hours=fr_hours),
+            "resolution_due": opened + timedelta(hours=res_hours),
+            "first_response_breached": answered is None and rng.random() < 0.8,
+            "resolution_breached": False, "version": 5, "position": i + 1,
+            "first_response_business_seconds": None, "resolution_business_seconds": None,
+        }
+        derive(row)
+        rows.append(row)
+    return rows
+
+
+def _fill(runtime: Runtime, cases: list[dict[str, Any]]) -> int:
+    tallies: dict[tuple[str, str, str, str], Tally] = defaultdict(Tally)
+    for case in cases:
+        for key, item in rollup_items(case):
+            tallies[key].add(item, keep_sorted=False)
+    rollups = [{"dim": k[0], "grain": k[1], "period": k[2], "value": k[3],
+                "tally": t.finish().pack()} for k, t in tallies.items()]
+    store = runtime.store
+    with store.transaction() as tx:
+        for table, rows in ((CASES, cases), (ROLLUPS, rollups)):
+            tx.execute(f"DELETE FROM {table.name}")
+            encoded = [table.encode(r, store.dialect) for r in rows]
+            for start in range(0, len(encoded), 5000):
+                tx.executemany(table.upsert_statement(), encoded[start:start + 5000])
+    with store.transaction() as tx:
+        tx.execute("ANALYZE")
+    return len(rollups)
+
+
+def _timed(run: Callable[[], Any]) -> tuple[str, Any]:
+    """'median (best)' milliseconds of RUNS runs after a warm-up, and the last result.
+
+    The best run shows the cost on an idle machine when other processes share the CPU.
+    """
+    for _ in range(3):
+        result = run()
+    durations = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        result = run()
+        durations.append((time.perf_counter() - started) * 1000)
+    return f"{statistics.median(durations):,.1f} ({min(durations):,.1f})", result
+
+
+@pytest.mark.timeout(1800)
+def test_twelve_month_reports(backend: str, make_settings: Callable[..., Settings]) -> None:
+    runtime = Runtime.open(make_settings(backend))
+    try:
+        started = time.perf_counter()
+        cases = _cases(CASE_COUNT)
+        rollups = _fill(runtime, cases)
+        label = f"{CASE_COUNT // 1000}k cases"
+        figure(backend, f"{label}: case rows / rollup rows", f"{len(cases)}/{rollups}", "")
+        figure(backend, f"{label}: build and load the tables",
+               time.perf_counter() - started, "s")
+        view = runtime.services.support
+        start, end = YEAR
+
+        def report(what: str, query: MetricQuery, expect_rollups: bool) -> list[dict[str, Any]]:
+            assert (query.rollup_grain() is not None) == expect_rollups
+            ms, rows = _timed(lambda: view.report(query))
+            figure(backend, f"{label}: {what} ({len(rows)} rows)", ms, "ms median (best)")
+            return list(rows)
+
+        for dims in [(), *((d,) for d in DIMENSIONS)]:
+            name = dims[0] if dims else "no grouping"
+            rows = report(f"year by month, {name}",
+                          MetricQuery(group_by=dims, grain="month", start=start, end=end), True)
+            assert sum(r["opened"] for r in rows) == CASE_COUNT
+        report("year by week, agent",
+               MetricQuery(group_by=("agent",), grain="week", start=datetime(
+                   2025, 3, 3, tzinfo=UTC), end=datetime(2026, 2, 23, tzinfo=UTC)), True)
+        report("whole year, priority", MetricQuery(group_by=("priority",), start=start, end=end),
+               True)
+        ms, top = _timed(lambda: view.top_topics(start, end, 10))
+        figure(backend, f"{label}: top topics of the year", ms, "ms median (best)")
+        assert len(top) == 7
+
+        schema = build_schema(production=False)
+        document = ("{ supportMetrics(groupBy: [CHANNEL], period: MONTH, "
+                    'from: "2025-03-01T00:00:00Z", to: "2026-03-01T00:00:00Z") { channel '
+                    "periodStart opened resolved firstResponseMedianSeconds "
+                    "firstResponseP90Seconds resolutionMedianSeconds reopenRate csat "
+                    "slaAttainment } }")
+
+        def graphql() -> Any:
+            async def once() -> Any:
+                result = await schema.execute(
+                    document, context_value=build_context(runtime.services, DEVELOPMENT_ADMIN))
+                assert result.errors is None, result.errors
+                return result.data
+
+            return asyncio.run(once())
+
+        ms, data = _timed(graphql)
+        figure(backend, f"{label}: GraphQL in-process, year by month by channel "
+                        f"({len(data['supportMetrics'])} rows)", ms, "ms median (best)")
+
+        # Adding up case rows: filters, ranges that cut a period, days.
+        report("year by month, priority, filter channel=email",
+               MetricQuery(group_by=("priority",), grain="month", start=start, end=end,
+                           where=MetricFilter(channel="email")), False)
+        report("year by month, no grouping, filter one big account",
+               MetricQuery(grain="month", start=start, end=end,
+                           where=MetricFilter(account_id=cases[0]["account_id"])), False)
+        report("15 Jan - 15 Feb by week, channel (cuts weeks)",
+               MetricQuery(group_by=("channel",), grain="week",
+                           start=datetime(2026, 1, 15, tzinfo=UTC),
+                           end=datetime(2026, 2, 15, tzinfo=UTC)), False)
+        report("February by day, no grouping",
+               MetricQuery(grain="day", start=datetime(2026, 2, 1, tzinfo=UTC),
+                           end=datetime(2026, 3, 1, tzinfo=UTC)), False)
+    finally:
+        runtime.close()
