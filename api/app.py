@@ -16,6 +16,7 @@ from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
 from api.runtime import Runtime
+from api.webhooks import jira_webhook
 from integrations.settings import Settings
 from projections.runner import ApplicationLog
 from workers.distributed import NatsWorkers
@@ -50,6 +51,9 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             elif run_workers:
                 rt.pool.start()
                 stack.callback(rt.pool.stop)
+                if rt.reactor is not None:
+                    rt.reactor.start()
+                    stack.callback(rt.reactor.stop)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()
@@ -66,7 +70,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, readyz],
+        route_handlers=[graphql, healthz, readyz, jira_webhook],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],

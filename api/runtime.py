@@ -9,13 +9,17 @@ from api.services import Services
 from domain.application import CareDesk
 from domain.ports import Clock
 from integrations.clock import SystemClock
+from integrations.jira.adapter import JiraTicketTracker
 from integrations.persistence import open_desk, open_views
 from integrations.settings import Settings
+from projections.accounts import AccountsView
 from projections.changes import LocalChangeFeed
+from projections.feedback_board import FeedbackBoardView
 from projections.money import ReportingRates
 from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
+from workers.jira_sync import JiraReactor, ReactorThread, reactor_lease
 from workers.projectors import ProjectorPool
 
 
@@ -27,6 +31,8 @@ class Runtime:
     runners: list[ProjectionRunner]
     pool: ProjectorPool
     services: Services
+    reactor: ReactorThread | None = None
+    """The Jira reactor, when CARELOG_JIRA_URL is set (started by whoever runs workers)."""
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
@@ -50,8 +56,20 @@ class Runtime:
             pool.prepare()
         else:
             store.ensure([table for r in runners for table in r.projection.tables])
-        services = Services(settings, desk, store, [r.name for r in runners], pool.nudge, feed)
-        return cls(settings, desk, store, runners, pool, services)
+        reactor = None
+        if settings.jira.enabled:
+            reactor = ReactorThread(JiraReactor(
+                desk, FeedbackBoardView(store), AccountsView(store, settings.key_accounts),
+                JiraTicketTracker(settings.jira), reconcile_seconds=settings.jira.reconcile_seconds,
+                currency=settings.currency), reactor_lease(settings))
+
+        def after_write() -> None:
+            pool.nudge()
+            if reactor is not None:
+                reactor.nudge()
+
+        services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
+        return cls(settings, desk, store, runners, pool, services, reactor)
 
     def select(self, names: Sequence[str]) -> list[ProjectionRunner]:
         """The runners named (all of them for no names); an unknown name is a KeyError."""
@@ -65,6 +83,8 @@ class Runtime:
         raise KeyError(f"no projection named {name!r}; known: {known}")
 
     def close(self) -> None:
+        if self.reactor is not None:
+            self.reactor.stop()
         self.pool.stop()
         self.store.close()
         self.desk.close()

@@ -14,6 +14,7 @@ from integrations.settings import Settings
 from projections.accounts import AccountsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
+from projections.feedback_board import FeedbackBoardView
 from projections.store import ViewStore
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ class Services:
         self.store = store
         self.accounts = AccountsView(store, settings.key_accounts)
         self.cases = CaseQueuesView(store)
+        self.feedback = FeedbackBoardView(store)
         self.projection_names = projection_names
         self.after_write = after_write
         """Called on the event loop after every command: wakes the relay or the projectors."""
@@ -43,6 +45,8 @@ class Services:
         """Where GraphQL subscriptions hear that a view moved on."""
         self.worker_failures: list[str] = []
         """Worker loops of this process that ended on an error (shown by /readyz)."""
+        self.webhook_rejections = 0
+        """Webhook deliveries refused for a missing or wrong signature (shown by /readyz)."""
 
     async def command(self, fn: Callable[..., CommandResult], **kwargs: Any) -> CommandResult:
         """Run a CareDesk command in a worker thread (eventsourcing is synchronous)."""

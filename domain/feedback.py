@@ -84,6 +84,8 @@ class Feedback(Aggregate):
         self.announced = 1
         """How many requesting accounts Jira has been told about."""
         self.create_attempted_at: datetime | None = None
+        self.attempted_accounts = 0
+        """How many accounts the last create attempt's issue lists."""
         self.jira_changed_at: datetime | None = None
         self.deliveries: set[str] = set()
         self.comment_ids: set[str] = set()
@@ -208,6 +210,7 @@ class Feedback(Aggregate):
     def _attempt_jira_create(self, revision: int, accounts: int, occurred_at: datetime,
                              actor: str) -> None:
         self.create_attempted_at = occurred_at
+        self.attempted_accounts = accounts
 
     @event("JiraCreateFailed", topic="carelog:Feedback.JiraCreateFailed")
     def _fail_jira_create(self, error: str, occurred_at: datetime, actor: str) -> None:

@@ -233,6 +233,11 @@ class FeedbackBoardView:
                                 "ORDER BY joined_at, account_id", (feedback_id,))
             return [tx.decode(r, _REQUEST_TYPES) for r in rows]
 
+    def by_jira_key(self, key: str) -> str | None:
+        with self.store.reader() as tx:
+            row = tx.fetch_one("SELECT id FROM feedback_items WHERE jira_key = ?", (key,))
+        return None if row is None else str(row["id"])
+
     def needing_sync(self, limit: int = 100) -> list[str]:
         """Items Jira does not show as they are: no issue yet, or changes not pushed."""
         with self.store.reader() as tx:
