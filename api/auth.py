@@ -32,14 +32,17 @@ class Action(StrEnum):
     READ_CASES = "read_cases"
     WORK_CASES = "work_cases"
     SUBMIT_REQUESTS = "submit_requests"
+    READ_FEEDBACK = "read_feedback"
+    WORK_FEEDBACK = "work_feedback"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.MANAGER: frozenset(Action),
     Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
-                           Action.SUBMIT_REQUESTS}),
-    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES}),
+                           Action.SUBMIT_REQUESTS, Action.READ_FEEDBACK,
+                           Action.WORK_FEEDBACK}),
+    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.READ_FEEDBACK}),
     Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS}),
 }
 

@@ -182,6 +182,33 @@ def worker_projections(names: tuple[str, ...]) -> None:
     _run_workers(relay=False, projections=list(names))
 
 
+@worker.command("jira")
+def worker_jira() -> None:
+    """Keep each feedback item's Jira issue in line with Carelog (needs CARELOG_JIRA_URL).
+
+    Run one or more: one holds the lease and calls Jira, the others wait to take over. It reads
+    the feedback_board view, which `carelog worker projections` keeps.
+    """
+    import signal
+
+    settings = _settings()
+    if not settings.jira.enabled:
+        raise click.UsageError("the Jira reactor needs CARELOG_JIRA_URL")
+    if not settings.is_distributed:
+        raise click.UsageError("without CARELOG_NATS_URL, `carelog serve` runs the Jira "
+                               "reactor itself")
+    runtime = Runtime.open(settings, folds=False)
+    reactor = runtime.reactor
+    assert reactor is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: reactor.stop(timeout=0))
+    console.print(f"carelog worker jira running (project {settings.jira.project})")
+    try:
+        reactor.run()
+    finally:
+        runtime.close()
+
+
 def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
     import asyncio
     import signal

@@ -10,12 +10,12 @@ from uuid import UUID
 
 import strawberry
 
-from domain import values
+from domain import feedback, values
 from projections.money import from_cents
 
 # The domain's enumerations are the GraphQL enums (registered in place, named as in Python).
 for _enum in (values.Channel, values.Direction, values.Tier, values.Priority,
-              values.CaseStatus, values.ContactRole):
+              values.CaseStatus, values.ContactRole, feedback.FeedbackStatus):
     strawberry.enum(_enum)
 Channel = values.Channel
 Direction = values.Direction
@@ -23,6 +23,7 @@ Tier = values.Tier
 Priority = values.Priority
 CaseStatus = values.CaseStatus
 ContactRole = values.ContactRole
+FeedbackStatus = feedback.FeedbackStatus
 
 N = TypeVar("N")
 
@@ -134,3 +135,4 @@ class CommandResult:
     case_id: UUID | None = None
     interaction_id: UUID | None = None
     contact_id: UUID | None = None
+    feedback_id: UUID | None = None
