@@ -45,7 +45,8 @@ def test_feedback_from_the_same_case_twice_is_one_item(desk: CareDesk, account_i
                                  title="Excel", text="Excel exports", actor=STAFF,
                                  case_id=case.ids["caseId"])
 
-    assert again.duplicate and again.ids == first.ids
+    assert again.duplicate
+    assert again.ids == first.ids
     assert len(events(desk, "carelog:Feedback.Submitted")) == 1
 
 
