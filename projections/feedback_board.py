@@ -40,6 +40,7 @@ REQUESTS = Table(
     columns=(
         Column("feedback_id"), Column("account_id"), Column("case_id"),
         Column("interaction_id"), Column("note"), Column("joined_at", "timestamp"),
+        Column("position", "int"),
     ),
     key=("feedback_id", "account_id"),
     indexes=(("account_id",),),
@@ -71,16 +72,17 @@ class FeedbackBoardProjection(Projection):
         row.update(version=e.originator_version, updated_at=e.occurred_at, position=position)
         rows.put(ITEMS, row)
 
-    def _request(self, rows: Rows, e: Any, account_id: Any, note: str | None) -> None:
+    def _request(self, rows: Rows, e: Any, account_id: Any, note: str | None,
+                 position: int) -> None:
         rows.put(REQUESTS, {
             "feedback_id": str(e.originator_id), "account_id": str(account_id),
             "case_id": str(e.case_id) if e.case_id else None,
             "interaction_id": str(e.interaction_id) if e.interaction_id else None,
-            "note": note, "joined_at": e.occurred_at})
+            "note": note, "joined_at": e.occurred_at, "position": position})
 
     @handles("carelog:Feedback.Submitted")
     def submitted(self, e: Any, rows: Rows, position: int) -> None:
-        self._request(rows, e, e.account_id, None)
+        self._request(rows, e, e.account_id, None, position)
         self._save(rows, {
             "id": str(e.originator_id), "product_area": e.product_area, "title": e.title,
             "text": e.text, "status": "submitted", "merged_into": None, "accounts_count": 1,
@@ -93,7 +95,7 @@ class FeedbackBoardProjection(Projection):
     @handles("carelog:Feedback.AccountJoined")
     def account_joined(self, e: Any, rows: Rows, position: int) -> None:
         row = self._item(rows, e)
-        self._request(rows, e, e.account_id, e.note or None)
+        self._request(rows, e, e.account_id, e.note or None, position)
         row.update(accounts_count=row["accounts_count"] + 1, revision=row["revision"] + 1)
         self._save(rows, row, e, position)
 
@@ -230,7 +232,7 @@ class FeedbackBoardView:
     def requests(self, feedback_id: str) -> list[dict[str, Any]]:
         with self.store.reader() as tx:
             rows = tx.fetch_all("SELECT * FROM feedback_requests WHERE feedback_id = ? "
-                                "ORDER BY joined_at, account_id", (feedback_id,))
+                                "ORDER BY position, account_id", (feedback_id,))
             return [tx.decode(r, _REQUEST_TYPES) for r in rows]
 
     def by_jira_key(self, key: str) -> str | None:
