@@ -30,7 +30,8 @@ def create_app(settings: Settings, *, run_workers: bool = True,
 
     Embedded (no CARELOG_NATS_URL), the projections follow the log in threads of this process.
     Distributed, this process listens for view changes on NATS and, with `run_workers`, also
-    runs a relay and the stream projectors (`carelog serve --no-workers` runs none).
+    runs a relay and the stream projectors (`carelog serve --no-workers` runs none). With
+    `run_workers` and CARELOG_JIRA_URL, the Jira reactor runs in a thread too.
     """
 
     @asynccontextmanager
@@ -51,9 +52,9 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             elif run_workers:
                 rt.pool.start()
                 stack.callback(rt.pool.stop)
-                if rt.reactor is not None:
-                    rt.reactor.start()
-                    stack.callback(rt.reactor.stop)
+            if run_workers and rt.reactor is not None:  # the lease keeps it to one process
+                rt.reactor.start()
+                stack.callback(rt.reactor.stop)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()

@@ -8,6 +8,7 @@ before), answer 503 or 429 with Retry-After for a while, lag the search index by
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -72,6 +73,11 @@ class JiraStub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
+
+    def accepted_authorizations(self) -> set[str]:
+        """A personal access token as bearer, or `cloud-bot` and the token as basic auth."""
+        basic = base64.b64encode(f"cloud-bot:{self.token}".encode()).decode()
+        return {f"Bearer {self.token}", f"Basic {basic}"}
 
     # The checker ---------------------------------------------------------------------------
 
@@ -225,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(length)) if length else {}
         url = urlparse(self.path)
         path = url.path.removeprefix(API).rstrip("/")
-        if self.headers.get("Authorization") != f"Bearer {stub.token}":
+        if self.headers.get("Authorization") not in stub.accepted_authorizations():
             self._answer(401, {"errorMessages": ["You are not authenticated."]})
             return
         if time.monotonic() < faults.unavailable_until:
