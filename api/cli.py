@@ -109,6 +109,7 @@ def _seed(runtime: Runtime, *, accounts: int, months: int, seed: int,
     console.print(
         f"Demo data: {summary.accounts} accounts, {summary.cases} cases, "
         f"{summary.interactions} interactions ({summary.refused} on channels outside the plan), "
+        f"{summary.feedback} feature requests filed as product feedback, "
         f"{runtime.desk.recorder.max_notification_id() or 0} events in the log.")
 
 

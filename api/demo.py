@@ -46,6 +46,9 @@ _TOPICS = {
     "onboarding": ["New team members need training", "How do we set up roles?"],
     "outage": ["Service unavailable for our users", "Errors on checkout page"],
 }
+_FEATURE_AREAS = {"Can we get bulk edit for orders?": "Orders",
+                  "Request: audit log export": "Security",
+                  "Is there a way to schedule reports?": "Reporting"}
 _CHANNEL_WEIGHT = {Channel.EMAIL: 40, Channel.PORTAL: 15, Channel.WEB_CHAT: 15,
                    Channel.TELEGRAM: 12, Channel.PHONE: 10, Channel.WEB_FORM: 6, Channel.API: 2}
 _CASES_PER_MONTH = {Tier.VIP: 3.0, Tier.ENTERPRISE: 2.0, Tier.BUSINESS: 1.0, Tier.STANDARD: 0.4}
@@ -61,6 +64,7 @@ class DemoSummary:
     interactions: int = 0
     refused: int = 0
     duplicates: int = 0
+    feedback: int = 0
 
 
 @dataclass
@@ -100,6 +104,8 @@ class DemoGenerator:
         self.until = until or datetime.now(UTC).date()
         self.start = self.until - timedelta(days=30 * months)
         self.summary = DemoSummary()
+        self.feedback: dict[str, UUID] = {}
+        """Feature requests filed as product feedback, by request."""
 
     def run(self, progress: Progress | None = None) -> DemoSummary:
         accounts = self._open_accounts()
@@ -218,8 +224,9 @@ class DemoGenerator:
             priority = Priority.URGENT
         contact_id, name = rng.choice(account.contacts)
         ref = f"demo-{self.seed}-{account.index}-{k}"
+        subject = rng.choice(_TOPICS[topic])
         result = desk.open_case(
-            account_id=account.id, channel=channel.value, subject=rng.choice(_TOPICS[topic]),
+            account_id=account.id, channel=channel.value, subject=subject,
             text=f"Hello, {rng.choice(_TOPICS[topic]).lower()}. Can you help? Regards, {name}",
             actor=_ACTOR, priority=priority.value, topic=topic, contact_id=contact_id,
             sender=name, external_message_id=ref, occurred_at=opened)
@@ -229,6 +236,8 @@ class DemoGenerator:
         self.summary.cases += 1
         self.summary.interactions += 1
         case_id = result.ids["caseId"]
+        if topic == "feature":
+            self._feedback(account, case_id, subject, opened)
         agent = AGENTS[(account.index + k) % len(AGENTS)]
         t = opened + timedelta(minutes=rng.randrange(1, 30))
         if t >= last:
@@ -276,6 +285,19 @@ class DemoGenerator:
         if rng.random() < 0.8 and t + timedelta(days=3) < last:
             desk.close_case(case_id=case_id, actor="system:auto-close",
                             occurred_at=t + timedelta(days=3))
+
+    def _feedback(self, account: _Account, case_id: UUID, request: str, at: datetime) -> None:
+        """The first case asking for a feature files it; later ones add their account."""
+        known = self.feedback.get(request)
+        if known is None:
+            self.feedback[request] = self.desk.submit_feedback(
+                account_id=account.id, product_area=_FEATURE_AREAS[request], title=request,
+                text=f"Asked for in a {account.tier.value} account's case.", case_id=case_id,
+                actor=_ACTOR, occurred_at=at).ids["feedbackId"]
+        else:
+            self.desk.support_feedback(feedback_id=known, account_id=account.id,
+                                       case_id=case_id, actor=_ACTOR, occurred_at=at)
+        self.summary.feedback += 1
 
     @staticmethod
     def _answer(topic: str, n: int) -> str:

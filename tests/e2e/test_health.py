@@ -18,7 +18,7 @@ def test_healthz_and_readyz(client: Any) -> None:
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
-    assert {v["name"] for v in body["views"]} == {"accounts", "case_queues"}
+    assert {v["name"] for v in body["views"]} == {"accounts", "case_queues", "feedback_board"}
 
 
 def test_a_stopped_view_degrades_readiness_but_keeps_serving(client: Any,

@@ -470,7 +470,7 @@ def test_two_apis_and_three_workers_survive_a_nats_node_killed_mid_burst(
             fleet.start(f"api{i + 1}", "serve", "--no-workers", "--port", str(port))
         fleet.start("relay", "worker", "relay")
         fleet.start("accounts", "worker", "projections", "accounts")
-        fleet.start("case_queues", "worker", "projections", "case_queues")
+        fleet.start("case_queues", "worker", "projections", "case_queues", "feedback_board")
         for i, api in enumerate(apis):
             fleet.wait_healthy(f"api{i + 1}", api)
         for name in ("relay", "accounts", "case_queues"):
