@@ -7,8 +7,10 @@ import asyncio
 import hashlib
 import hmac
 import json
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from api.runtime import Runtime
 from integrations.settings import JiraSettings, Secret, Settings
 from tests.conftest import GraphQL
 from tests.jira_server import JiraStub, jira_stub
-from tests.live import graphql, live_server, subscribe
+from tests.live import CARELOG, environment, graphql, live_server, subscribe
 
 pytestmark = pytest.mark.e2e
 
@@ -238,3 +240,50 @@ def test_feedback_changed_sends_the_item_then_every_change(
                 return seen
 
         assert asyncio.run(scenario())[-1] == 2
+
+
+def test_carelog_worker_jira_keeps_the_issues_of_the_distributed_mode(
+        make_settings: Callable[..., Settings], stub: JiraStub, tmp_path: Path) -> None:
+    """Two `carelog worker jira` processes on one database: one holds the lease and calls Jira,
+    the other waits; each item gets its one issue, and SIGTERM ends both cleanly."""
+    settings = make_settings("postgres", nats_url="nats://127.0.0.1:9", jira=JiraSettings(
+        url=stub.url, token=Secret(stub.token), timeout=2.0))
+    env = {**environment(settings), "CARELOG_JIRA_URL": stub.url,
+           "CARELOG_JIRA_TOKEN": stub.token, "CARELOG_JIRA_PROJECT": "FEED"}
+    runtime = Runtime.open(settings)
+    workers = [subprocess.Popen([CARELOG, "worker", "jira"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    try:
+        made = runtime.desk.open_account(name="Acme GmbH", tier="business", manager="Ann",
+                                         currency="EUR", actor="staff:ann")
+        ids = [runtime.desk.submit_feedback(
+            account_id=made.ids["accountId"], product_area="Reporting", title=f"Request {n}",
+            text="Please", actor="staff:ann").ids["feedbackId"] for n in range(3)]
+        deadline = time.monotonic() + 60
+        while not all(runtime.desk.feedback(i).jira_key for i in ids):
+            assert all(w.poll() is None for w in workers), workers[0].communicate()[0]
+            assert time.monotonic() < deadline, "the workers made no issues in 60 s"
+            for runner in runtime.runners:  # the projectors' part in the distributed mode
+                runner.catch_up()
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        outputs = [w.communicate(timeout=30)[0] for w in workers]
+        runtime.close()
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert "carelog worker jira running" in outputs[0]
+    assert stub.token not in "".join(outputs)
+    assert all(len(stub.issues_with_label(f"carelog-feedback-{i}")) == 1 for i in ids)
+    assert len(stub.issues) == 3
+
+
+def test_carelog_worker_jira_needs_jira_configured(
+        make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    settings = make_settings("sqlite", nats_url="nats://127.0.0.1:9")
+    result = subprocess.run([CARELOG, "worker", "jira"], env=environment(settings),
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2
+    assert "CARELOG_JIRA_URL" in result.stderr
