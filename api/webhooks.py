@@ -30,7 +30,7 @@ async def jira_webhook(request: Request[Any, Any, Any]) -> Response[dict[str, An
     jira = services.settings.jira
     body = await request.body()
     if not authenticate(jira.webhook_secret, body, request.headers.get("X-Hub-Signature"),
-                        request.query_params.get("secret")):
+                        request.headers.get("X-Carelog-Webhook-Secret")):
         services.webhook_rejections += 1
         log.warning("refused a Jira webhook without a valid signature (%d so far)",
                     services.webhook_rejections)

@@ -55,7 +55,7 @@ class JiraSettings:
 
     webhook_secret: Secret | None = None
     """CARELOG_JIRA_WEBHOOK_SECRET: the secret of the Jira webhook posting to /webhooks/jira
-    (checked as the `X-Hub-Signature` HMAC, or as the `secret` query parameter)."""
+    (checked as the `X-Hub-Signature` HMAC, or sent as the `X-Carelog-Webhook-Secret` header)."""
 
     timeout: float = 10.0
     """CARELOG_JIRA_TIMEOUT: seconds to connect and to read one Jira answer."""

@@ -81,12 +81,12 @@ class JiraReactor:
 
     def pending(self) -> dict[str, str | None]:
         """Items waiting for Jira, with the last error each met (for status pages)."""
-        return {str(k): b.error for k, b in self._backoff.items()}
+        return {str(k): b.error for k, b in dict(self._backoff).items()}
 
     def run_once(self) -> int:
         """One pass over the items Jira is behind on; returns how many were brought in line."""
         done = 0
-        for raw in self.board.needing_sync():
+        for raw in self.board.needing_sync(limit=1000):
             now = self.monotonic()
             if now < self.paused_until:
                 break
@@ -224,6 +224,11 @@ class ReactorThread:
             while not self._stop.is_set() and not self.lease.try_acquire():
                 self._stop.wait(self.poll)
             while not self._stop.is_set():
+                if not self.lease.held():  # its database session ended: take turns again
+                    self.lease.release()
+                    if not self.lease.try_acquire():
+                        self._stop.wait(self.poll)
+                        continue
                 try:
                     self.reactor.run_once()
                     self.last_error = None

@@ -1,8 +1,9 @@
 """Jira webhooks: authenticate the raw body, then read what changed on a feedback issue.
 
 Authentication happens before any parsing: an `X-Hub-Signature: sha256=<hex>` HMAC of the raw
-body with the shared secret (admin webhooks with a secret), or, for webhooks registered without
-one, the secret as the `secret` query parameter. Statuses are mapped by their category (key or
+body with the shared secret (admin webhooks with a secret), or, for senders that cannot sign
+(a Jira Automation web request), the secret itself in the `X-Carelog-Webhook-Secret` header.
+Never in the URL: access logs would keep it. Statuses are mapped by their category (key or
 id) and id, never by display name: names are translated and renamed by Jira admins.
 """
 
@@ -28,7 +29,7 @@ _CATEGORY_IDS = {"2": "new", "4": "indeterminate", "3": "done"}
 
 
 def authenticate(secret: Secret | None, body: bytes, signature: str | None,
-                 query_secret: str | None) -> bool:
+                 shared_secret: str | None) -> bool:
     """Whether the delivery comes from our Jira; with no secret configured, nothing does."""
     if secret is None:
         return False
@@ -39,8 +40,8 @@ def authenticate(secret: Secret | None, body: bytes, signature: str | None,
             return False
         expected = hmac.new(key, body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(expected, digest.strip().lower())
-    if query_secret is not None:
-        return hmac.compare_digest(key, query_secret.encode())
+    if shared_secret is not None:
+        return hmac.compare_digest(key, shared_secret.encode())
     return False
 
 

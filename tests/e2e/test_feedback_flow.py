@@ -168,13 +168,16 @@ def test_c2_forged_or_tampered_deliveries_are_refused_before_parsing(
                     headers={"X-Hub-Signature": signature}).status_code,  # one byte changed
         client.post("/webhooks/jira", content=b"not even json",
                     headers={"X-Hub-Signature": "sha256=00"}).status_code,
-        client.post("/webhooks/jira?secret=guess", content=body).status_code,
+        client.post("/webhooks/jira", content=body,
+                    headers={"X-Carelog-Webhook-Secret": "guess"}).status_code,
+        client.post(f"/webhooks/jira?secret={SECRET}", content=body).status_code,  # no URLs
     ]
 
-    assert answers == [401] * 5
+    assert answers == [401] * 6
     assert runtime.desk.recorder.max_notification_id() == before
-    assert client.get("/readyz").json()["webhook_rejections"] == 5
-    assert client.post(f"/webhooks/jira?secret={SECRET}", content=body).status_code == 200
+    assert client.get("/readyz").json()["webhook_rejections"] == 6
+    assert client.post("/webhooks/jira", content=body,
+                       headers={"X-Carelog-Webhook-Secret": SECRET}).status_code == 200
 
 
 def test_c7_a_late_replay_is_still_deduplicated_and_stale_state_not_applied(

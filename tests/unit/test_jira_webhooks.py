@@ -63,7 +63,7 @@ def test_a_body_changed_by_one_byte_is_refused():
     assert not authenticate(SECRET, body.replace(b"10001", b"10002", 1), sign(body), None)
 
 
-def test_the_query_secret_authenticates_webhooks_without_signatures():
+def test_the_shared_secret_header_authenticates_senders_that_cannot_sign():
     assert authenticate(SECRET, b"{}", None, SECRET.value)
     assert not authenticate(SECRET, b"{}", None, "guess")
 
