@@ -175,6 +175,31 @@ def test_c3_a_crash_after_the_create_is_reconciled_by_the_next_reactor(
     assert_one_issue_each(stub, runtime, feedback_id)
 
 
+def test_a_key_that_could_not_be_recorded_is_read_back_without_waiting_for_search(
+        runtime: Runtime, stub: JiraStub, monkeypatch: pytest.MonkeyPatch):
+    """Jira answered the create, then the event store failed: the next pass GETs the key."""
+    reactor = new_reactor(runtime)
+    feedback_id = submit(runtime, account(runtime, "Acme GmbH", "100.00"))
+    stub.faults.search_lag = 60.0
+    record = runtime.desk.link_jira_issue
+
+    def outage(**kwargs: object) -> None:
+        monkeypatch.setattr(runtime.desk, "link_jira_issue", record)
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(runtime.desk, "link_jira_issue", outage)
+    for runner in runtime.runners:
+        runner.catch_up()
+    with pytest.raises(ConnectionError):
+        reactor.run_once()
+    started = time.monotonic()
+    settle(runtime, reactor, linked(runtime, feedback_id), timeout=10)
+
+    assert time.monotonic() - started < 10  # long before the search would have shown it
+    assert stub.creates() == 1
+    assert_one_issue_each(stub, runtime, feedback_id)
+
+
 def test_c4_unavailable_then_rate_limited_jira_gets_one_issue_after_recovery(
         runtime: Runtime, stub: JiraStub):
     reactor = new_reactor(runtime)
