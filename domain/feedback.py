@@ -102,8 +102,10 @@ class Feedback(Aggregate):
 
     @property
     def needs_sync(self) -> bool:
-        return self.merged_into is None and (self.jira_key is None
-                                             or self.jira_revision < self.revision)
+        """Jira is behind: no issue yet (unless merged away), or changes not written."""
+        if self.jira_key is None:
+            return self.merged_into is None
+        return self.jira_revision < self.revision
 
     # Commands: guards first, then the event.
 
@@ -201,6 +203,8 @@ class Feedback(Aggregate):
     def _merge(self, into_id: UUID, occurred_at: datetime, actor: str) -> None:
         self.merged_into = into_id
         self.status = FeedbackStatus.MERGED.value
+        if self.jira_key is not None:  # its issue is told where the request went
+            self.revision += 1
 
     @event("ResyncRequested", topic="carelog:Feedback.ResyncRequested")
     def _request_resync(self, occurred_at: datetime, actor: str) -> None:

@@ -101,8 +101,10 @@ class FeedbackBoardProjection(Projection):
 
     @handles("carelog:Feedback.Merged")
     def merged(self, e: Any, rows: Rows, position: int) -> None:
-        self._save(rows, {**self._item(rows, e), "status": "merged",
-                          "merged_into": str(e.into_id)}, e, position)
+        row = self._item(rows, e)
+        revision = row["revision"] + (1 if row["jira_key"] else 0)  # as `Feedback._merge`
+        self._save(rows, {**row, "status": "merged", "merged_into": str(e.into_id),
+                          "revision": revision}, e, position)
 
     @handles("carelog:Feedback.ResyncRequested")
     def resync_requested(self, e: Any, rows: Rows, position: int) -> None:
@@ -244,8 +246,8 @@ class FeedbackBoardView:
         """Items Jira does not show as they are: no issue yet, or changes not pushed."""
         with self.store.reader() as tx:
             rows = tx.fetch_all(
-                "SELECT id FROM feedback_items WHERE merged_into IS NULL AND "
-                "(jira_key IS NULL OR jira_revision < revision) ORDER BY submitted_at, id "
+                "SELECT id FROM feedback_items WHERE (jira_key IS NULL AND merged_into IS NULL) "
+                "OR jira_revision < revision ORDER BY submitted_at, id "
                 "LIMIT ?", (limit,))
         return [str(r["id"]) for r in rows]
 

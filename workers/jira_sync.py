@@ -31,7 +31,7 @@ from domain.application import CareDesk
 from domain.errors import DomainError
 from domain.feedback import Feedback, feedback_label
 from domain.ports import TicketTracker, TrackerOutcomeUnknownError, TrackerUnavailableError
-from integrations.jira.mapping import Requester, draft, joined_comment, marker
+from integrations.jira.mapping import Requester, draft, joined_comment, marker, merged_marker
 from integrations.settings import Settings
 from projections.accounts import AccountsView
 from projections.feedback_board import FeedbackBoardView
@@ -156,6 +156,14 @@ class JiraReactor:
 
     def _update(self, feedback: Feedback) -> None:
         assert feedback.jira_key is not None
+        if feedback.merged_into is not None:
+            target = self.desk.feedback(feedback.merged_into)
+            where = target.jira_key or f"\"{target.title}\""
+            self.tracker.comment_once(feedback.jira_key, merged_marker(feedback),
+                                      f"Merged in Carelog into {where}: follow that issue.")
+            self.desk.record_jira_sync(feedback_id=feedback.id, revision=feedback.revision,
+                                       announced=feedback.announced, actor=ACTOR)
+            return
         requesters = self._requesters(feedback)
         self.tracker.update(feedback.jira_key, draft(feedback, requesters))
         accounts = len(feedback.accounts)

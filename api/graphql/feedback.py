@@ -75,8 +75,8 @@ class FeedbackItem:
             merged_into=UUID(r["merged_into"]) if r["merged_into"] else None,
             accounts_count=r["accounts_count"], jira_key=r["jira_key"],
             jira_status_name=r["jira_status_name"],
-            sync_pending=r["merged_into"] is None and (
-                r["jira_key"] is None or r["jira_revision"] < r["revision"]),
+            sync_pending=(r["jira_key"] is None and r["merged_into"] is None)
+            or r["jira_revision"] < r["revision"],
             sync_error=r["sync_error"], create_attempted_at=r["create_attempted_at"],
             last_comment=r["last_comment"], last_comment_author=r["last_comment_author"],
             last_comment_at=r["last_comment_at"], submitted_at=r["submitted_at"],

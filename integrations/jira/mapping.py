@@ -27,6 +27,10 @@ def marker(feedback: Feedback, announced: int) -> str:
     return f"{MARKER_PREFIX}{feedback.id} accounts={announced}]"
 
 
+def merged_marker(feedback: Feedback) -> str:
+    return f"{MARKER_PREFIX}{feedback.id} merged]"
+
+
 def draft(feedback: Feedback, requesters: list[Requester]) -> IssueDraft:
     total = sum((r.arr for r in requesters), Decimal(0))
     currency = requesters[0].currency if requesters else ""

@@ -123,6 +123,25 @@ def test_an_item_gets_one_issue_updated_and_commented_as_accounts_join(
     assert_one_issue_each(stub, runtime, feedback_id)
 
 
+def test_a_merged_items_issue_points_to_the_one_it_was_merged_into(
+        runtime: Runtime, stub: JiraStub):
+    reactor = new_reactor(runtime)
+    keep = submit(runtime, account(runtime, "Acme GmbH", "100.00"), "Excel export")
+    duplicate = submit(runtime, account(runtime, "Initech", "200.00"), "XLSX download")
+    settle(runtime, reactor, synced(runtime, keep, duplicate))
+
+    runtime.desk.merge_feedback(feedback_id=duplicate, into_id=keep, actor=STAFF)
+    settle(runtime, reactor, synced(runtime, keep, duplicate))
+    settle(runtime, reactor, synced(runtime, keep, duplicate))  # nothing more to do
+
+    (kept,) = stub.issues_with_label(feedback_label(keep))
+    (merged,) = stub.issues_with_label(feedback_label(duplicate))
+    assert [c["body"].split("\n")[0] for c in merged.comments] == [
+        f"Merged in Carelog into {kept.key}: follow that issue."]
+    assert [c["body"].split(".")[0] for c in kept.comments] == ["Initech also asked for this"]
+    assert "Initech: ARR 2,400.00 EUR" in kept.fields["description"]
+
+
 def test_c3_a_lost_answer_to_a_create_with_lagging_search_makes_no_second_issue(
         runtime: Runtime, stub: JiraStub):
     """Jira creates the issue and the answer is lost; its search shows it only 10 s later."""
