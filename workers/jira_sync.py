@@ -21,8 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from uuid import UUID
@@ -56,14 +55,12 @@ class ReactorStats:
     linked_by_search: int = 0
     updated: int = 0
     failures: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 class JiraReactor:
     def __init__(self, desk: CareDesk, board: FeedbackBoardView, accounts: AccountsView,
                  tracker: TicketTracker, *, reconcile_seconds: float, currency: str,
-                 min_backoff: float = 1.0, max_backoff: float = 300.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 min_backoff: float = 1.0, max_backoff: float = 300.0) -> None:
         self.desk = desk
         self.board = board
         self.accounts = accounts
@@ -72,7 +69,6 @@ class JiraReactor:
         self.currency = currency
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
-        self.monotonic = monotonic
         self.paused_until = 0.0
         self.stats = ReactorStats()
         self._backoff: dict[UUID, _Backoff] = {}
@@ -87,7 +83,7 @@ class JiraReactor:
         """One pass over the items Jira is behind on; returns how many were brought in line."""
         done = 0
         for raw in self.board.needing_sync(limit=1000):
-            now = self.monotonic()
+            now = time.monotonic()
             if now < self.paused_until:
                 break
             feedback_id = UUID(raw)
@@ -190,11 +186,11 @@ class JiraReactor:
         state = self._backoff.setdefault(feedback_id, _Backoff())
         state.attempts += 1
         wait = min(self.min_backoff * 2 ** (state.attempts - 1), self.max_backoff)
-        state.due = self.monotonic() + max(wait, retry_after or 0.0)
+        state.due = time.monotonic() + max(wait, retry_after or 0.0)
         state.error = error
         self.stats.failures += 1
         log.warning("Jira sync of feedback %s deferred %.1fs: %s", feedback_id,
-                    state.due - self.monotonic(), error)
+                    state.due - time.monotonic(), error)
 
 
 def reactor_lease(settings: Settings) -> Lease:

@@ -17,22 +17,15 @@ class FakeIssue:
 
 
 class FakeTicketTracker:
-    """Issues in a dict; `find` sees an issue only after `searchable` is called (search lag)."""
+    """Issues in a dict, found by label at once (the Jira stub in tests/ lags like Jira)."""
 
-    def __init__(self, project: str = "FEED", search_lag: bool = False) -> None:
+    def __init__(self, project: str = "FEED") -> None:
         self.project = project
-        self.search_lag = search_lag
         self.issues: dict[str, FakeIssue] = {}
-        self._indexed: set[str] = set()
-
-    def searchable(self) -> None:
-        """The search index catches up with every issue created so far."""
-        self._indexed = set(self.issues)
 
     def find(self, label: str) -> list[TrackedIssue]:
-        keys = self._indexed if self.search_lag else set(self.issues)
-        return [self._tracked(i) for k, i in sorted(self.issues.items())
-                if k in keys and label in i.draft.labels]
+        return [self._tracked(i) for _, i in sorted(self.issues.items())
+                if label in i.draft.labels]
 
     def get(self, key: str) -> TrackedIssue | None:
         issue = self.issues.get(key)
