@@ -1,7 +1,8 @@
 """A Jira stub on loopback speaking the REST v2 subset the `jira` package uses, with faults.
 
-Endpoints: serverInfo, field, issue create/get/update, search (JQL `labels = "..."`),
-transitions, comments. Faults on demand: drop the connection after creating an issue (or
+Endpoints: serverInfo, field, issue create/get/update, search (JQL `labels = "..."`; as
+Server/Data Center `search`, or as Cloud `search/jql` with `deployment="Cloud"`), transitions,
+comments. Faults on demand: drop the connection after creating an issue (or
 before), answer 503 or 429 with Retry-After for a while, lag the search index by seconds.
 `issues_with_label` is the checker: how many issues carry a feedback's label.
 """
@@ -62,8 +63,10 @@ class StubIssue:
 
 
 class JiraStub:
-    def __init__(self, project: str = "FEED", token: str = "stub-token") -> None:
+    def __init__(self, project: str = "FEED", token: str = "stub-token",
+                 deployment: str = "Server") -> None:
         self.project = project
+        self.deployment = deployment
         self.token = token
         self.faults = Faults()
         self.issues: dict[str, StubIssue] = {}
@@ -249,7 +252,7 @@ class _Handler(BaseHTTPRequestHandler):
         parts = path.split("/")
         if (method, path) == ("GET", "serverInfo"):
             self._answer(200, {"baseUrl": stub.url, "version": "9.12.0",
-                               "versionNumbers": [9, 12, 0], "deploymentType": "Server",
+                               "versionNumbers": [9, 12, 0], "deploymentType": stub.deployment,
                                "buildNumber": 9120000, "serverTitle": "Jira stub"})
         elif (method, path) == ("GET", "field"):
             self._answer(200, [{"id": f, "name": f.title(), "custom": False,
@@ -265,10 +268,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
                 return
             self._answer(201, {"id": issue.id, "key": issue.key, "self": issue.fields["self"]})
-        elif method == "GET" and path == "search":
+        elif method == "GET" and path == "search" and stub.deployment != "Cloud":
             issues = stub._search(query.get("jql", [""])[0])
             self._answer(200, {"startAt": 0, "maxResults": 50, "total": len(issues),
                                "issues": issues})
+        elif method == "GET" and path == "search/jql" and stub.deployment == "Cloud":
+            self._answer(200, {"issues": stub._search(query.get("jql", [""])[0]),
+                               "isLast": True})
         elif parts[0] == "issue" and len(parts) >= 2:
             self._issue(method, parts, body)
         else:
@@ -310,8 +316,8 @@ def _now_iso() -> str:
 
 
 @contextmanager
-def jira_stub(project: str = "FEED") -> Iterator[JiraStub]:
-    stub = JiraStub(project)
+def jira_stub(project: str = "FEED", deployment: str = "Server") -> Iterator[JiraStub]:
+    stub = JiraStub(project, deployment=deployment)
     stub.start()
     try:
         yield stub

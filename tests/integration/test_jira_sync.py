@@ -35,8 +35,9 @@ RECONCILE = 30.0
 
 
 @pytest.fixture
-def stub() -> Iterator[JiraStub]:
-    with jira_stub() as server:
+def stub(request: pytest.FixtureRequest) -> Iterator[JiraStub]:
+    """The Jira stub, as Server/Data Center unless a test asks for "Cloud" (`search/jql`)."""
+    with jira_stub(deployment=getattr(request, "param", "Server")) as server:
         yield server
 
 
@@ -142,6 +143,7 @@ def test_a_merged_items_issue_points_to_the_one_it_was_merged_into(
     assert "Initech: ARR 2,400.00 EUR" in kept.fields["description"]
 
 
+@pytest.mark.parametrize("stub", ["Server", "Cloud"], indirect=True)
 def test_c3_a_lost_answer_to_a_create_with_lagging_search_makes_no_second_issue(
         runtime: Runtime, stub: JiraStub):
     """Jira creates the issue and the answer is lost; its search shows it only 10 s later."""

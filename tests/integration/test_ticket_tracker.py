@@ -24,12 +24,13 @@ DRAFT = IssueDraft(summary="Export to Excel", description="Monthly reports",
                    labels=("carelog-feedback", "carelog-feedback-f1"), label="carelog-feedback-f1")
 
 
-@pytest.fixture(params=["fake", "jira"])
+@pytest.fixture(params=["fake", "jira-server", "jira-cloud"])
 def tracker(request: pytest.FixtureRequest) -> Iterator[TicketTracker]:
     if request.param == "fake":
         yield FakeTicketTracker()
         return
-    with jira_stub() as stub:
+    deployment = "Cloud" if request.param == "jira-cloud" else "Server"
+    with jira_stub(deployment=deployment) as stub:
         yield JiraTicketTracker(JiraSettings(url=stub.url, token=Secret(stub.token),
                                              timeout=2.0))
 
