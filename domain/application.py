@@ -334,17 +334,8 @@ class CareDesk(Application[UUID]):
         at = self._when(occurred_at)
         account = self._get(Account, account_id)
         self._check_sources(account.id, case_id, interaction_id)
-
-        def attempt() -> CommandResult:
-            feedback = self._get(Feedback, feedback_id)
-            if not feedback.support(account.id, case_id, interaction_id, note, at, actor):
-                return CommandResult({"feedbackId": feedback.id}, self._head(),
-                                     feedback.version, duplicate=True)
-            recordings = self.save(feedback)
-            return CommandResult({"feedbackId": feedback.id}, recordings[-1].notification.id,
-                                 feedback.version)
-
-        return self._retrying(attempt, None)
+        return self._update(Feedback, feedback_id, None, lambda f: f.support(
+            account.id, case_id, interaction_id, note, at, actor))
 
     def merge_feedback(self, *, feedback_id: UUID, into_id: UUID, actor: str,
                        occurred_at: datetime | None = None) -> CommandResult:
@@ -404,40 +395,24 @@ class CareDesk(Application[UUID]):
         gets a message to pass on (`Feedback.OutcomeMessagePrepared`)."""
         at = self.clock.now()
 
-        def attempt() -> CommandResult:
-            feedback = self._get(Feedback, feedback_id)
+        def change(feedback: Feedback) -> None:
             before = feedback.status
-            if not feedback.record_jira_status(delivery, status, status_id, name, changed_at,
-                                               at, actor):
-                return CommandResult({"feedbackId": feedback.id}, self._head(),
-                                     feedback.version, duplicate=True)
-            if status in OUTCOMES and before not in OUTCOMES:
+            if (feedback.record_jira_status(delivery, status, status_id, name, changed_at, at,
+                                            actor)
+                    and status in OUTCOMES and before not in OUTCOMES):
                 for account_id in feedback.accounts:
                     account = self._get(Account, account_id)
                     feedback.prepare_outcome_message(
                         account.id, account.manager, _outcome_text(feedback, status), at, actor)
-            recordings = self.save(feedback)
-            return CommandResult({"feedbackId": feedback.id}, recordings[-1].notification.id,
-                                 feedback.version)
 
-        return self._retrying(attempt, None)
+        return self._update(Feedback, feedback_id, None, change)
 
     def record_jira_comment(self, *, feedback_id: UUID, delivery: str, comment_id: str,
                             author: str, body: str, created_at: datetime,
                             actor: str) -> CommandResult:
         at = self.clock.now()
-
-        def attempt() -> CommandResult:
-            feedback = self._get(Feedback, feedback_id)
-            if not feedback.record_jira_comment(delivery, comment_id, author, body, created_at,
-                                                at, actor):
-                return CommandResult({"feedbackId": feedback.id}, self._head(),
-                                     feedback.version, duplicate=True)
-            recordings = self.save(feedback)
-            return CommandResult({"feedbackId": feedback.id}, recordings[-1].notification.id,
-                                 feedback.version)
-
-        return self._retrying(attempt, None)
+        return self._update(Feedback, feedback_id, None, lambda f: f.record_jira_comment(
+            delivery, comment_id, author, body, created_at, at, actor))
 
     def _check_sources(self, account_id: UUID, case_id: UUID | None,
                        interaction_id: UUID | None) -> None:
