@@ -51,6 +51,8 @@ class Faults:
     retry_after: int | None = None
     search_lag: float = 0.0
     """Seconds before a new issue shows up in search results (Jira Cloud's search lags)."""
+    create_delay: float = 0.0
+    """Seconds a create takes before the issue exists (the client may be gone by then)."""
 
 
 @dataclass
@@ -70,6 +72,8 @@ class JiraStub:
         self.token = token
         self.faults = Faults()
         self.issues: dict[str, StubIssue] = {}
+        self.create_started = threading.Event()
+        """Set when a create request has arrived (before any `create_delay`)."""
         self.requests: list[tuple[float, str, str, int]] = []
         """(monotonic time, method, path, status answered) of every request."""
         self.lock = threading.RLock()
@@ -207,13 +211,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, status: int, body: Any = None, headers: dict[str, str] | None = None
                 ) -> None:
         data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client is gone (killed mid-request): the work is done anyway
+            self.close_connection = True
         self._record(status)
 
     def _record(self, status: int) -> None:
@@ -243,6 +250,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(faults.unavailable_status, {"errorMessages": ["Try again later"]},
                          headers)
             return
+        if (method, path) == ("POST", "issue"):
+            stub.create_started.set()
+            time.sleep(faults.create_delay)  # outside the lock: searches go on meanwhile
         with stub.lock:
             self._route(method, path, parse_qs(url.query), body)
 
