@@ -59,7 +59,10 @@ class Services:
         """Run a view's query in a worker thread, noting which view an answer depends on."""
         reads = VIEWS_READ.get()
         if reads is not None:
-            reads.add(getattr(getattr(fn, "__self__", None), "projection", UNKNOWN_VIEW))
+            # A view reading other views' tables names them all in `projections`.
+            view = getattr(fn, "__self__", None)
+            reads.update(getattr(view, "projections", None)
+                         or (getattr(view, "projection", UNKNOWN_VIEW),))
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def wait_for(self, notification_id: int | None) -> None:

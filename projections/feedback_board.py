@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import InvalidInputError
+from projections.accounts import AccountsProjection
 from projections.paging import Page, check_first, decode_cursor, encode_cursor
 from projections.projection import Projection, handles
 from projections.rows import Rows
@@ -179,6 +180,8 @@ class FeedbackBoardView:
     """Queries on the `feedback_board` read model (joined with `accounts` for ARR)."""
 
     projection = FeedbackBoardProjection.name
+    projections = (FeedbackBoardProjection.name, AccountsProjection.name)
+    """The views its answers depend on: ARR comes from `accounts`."""
 
     def __init__(self, store: ViewStore) -> None:
         self.store = store

@@ -201,6 +201,21 @@ def test_c7_a_late_replay_is_still_deduplicated_and_stale_state_not_applied(
     assert topics(runtime, "carelog:Feedback.JiraStatusChanged") == 2
 
 
+def test_a_kept_board_answer_follows_a_revenue_change(client: TestClient[Any],
+                                                      gql: GraphQL) -> None:
+    account_id = account(gql, "Acme GmbH", "100.00")
+    made = submit(gql, account_id, "Excel export")
+    board(gql, wait=made["notificationId"])
+    query = "{ feedbackBoard { nodes { arr { amount } } } }"
+    assert gql(query)["feedbackBoard"]["nodes"] == [{"arr": {"amount": "1200.00"}}]
+
+    changed = gql("""mutation($id: UUID!) { recordRevenue(accountId: $id, period: "2026-03",
+        mrr: "200.00", currency: "EUR") { notificationId } }""", id=account_id)
+    board(gql, wait=changed["recordRevenue"]["notificationId"])
+
+    assert gql(query)["feedbackBoard"]["nodes"] == [{"arr": {"amount": "2400.00"}}]
+
+
 def test_merged_feedback_leaves_the_board_and_its_accounts_join(
         client: TestClient[Any], gql: GraphQL) -> None:
     keep = submit(gql, account(gql, "Acme GmbH", "100.00"), "Excel export")
