@@ -1,8 +1,9 @@
 """`TicketTracker` on Jira through the `jira` package: REST API v2, token or PAT auth.
 
-The package's own retries are off (`max_retries=0`): on 429 and 503 they sleep up to a minute
-inside the call. The Jira reactor retries instead, with backoff and Jira's Retry-After, and
-knows which failures may have created an issue after all.
+The package's own retries are off (`max_retries=0`): on 429, 503 and lost connections they
+sleep 20 s, then 40 s, then 60 s inside the call. The Jira reactor retries instead, with
+backoff and Jira's Retry-After, and knows which failures may have created an issue after all.
+On Jira Cloud, `search_issues` goes to `search/jql` (the old `search` answers 410 there).
 """
 
 from __future__ import annotations
