@@ -16,6 +16,7 @@ from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
 from api.runtime import Runtime
+from api.webhooks import jira_webhook
 from integrations.settings import Settings
 from projections.runner import ApplicationLog
 from workers.distributed import NatsWorkers
@@ -29,7 +30,8 @@ def create_app(settings: Settings, *, run_workers: bool = True,
 
     Embedded (no CARELOG_NATS_URL), the projections follow the log in threads of this process.
     Distributed, this process listens for view changes on NATS and, with `run_workers`, also
-    runs a relay and the stream projectors (`carelog serve --no-workers` runs none).
+    runs a relay and the stream projectors (`carelog serve --no-workers` runs none). With
+    `run_workers` and CARELOG_JIRA_URL, the Jira reactor runs in a thread too.
     """
 
     @asynccontextmanager
@@ -53,6 +55,9 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             if run_workers:
                 rt.start_reactors()
                 stack.callback(rt.stop_reactors)
+            if run_workers and rt.reactor is not None:  # the lease keeps it to one process
+                rt.reactor.start()
+                stack.callback(rt.reactor.stop)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()
@@ -69,7 +74,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, readyz],
+        route_handlers=[graphql, healthz, readyz, jira_webhook],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],

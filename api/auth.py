@@ -36,14 +36,18 @@ class Action(StrEnum):
     MANAGE_HEALTH_MODEL = "manage_health_model"
     MANAGE_GOALS = "manage_goals"
     HANDLE_ALERTS = "handle_alerts"
+    READ_FEEDBACK = "read_feedback"
+    WORK_FEEDBACK = "work_feedback"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
     Role.MANAGER: frozenset(Action),
     Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
-                           Action.SUBMIT_REQUESTS}),
-    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.READ_PORTFOLIO}),
+                           Action.SUBMIT_REQUESTS, Action.READ_FEEDBACK,
+                           Action.WORK_FEEDBACK}),
+    Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.READ_PORTFOLIO,
+                             Action.READ_FEEDBACK}),
     Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS}),
 }
 

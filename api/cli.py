@@ -110,6 +110,7 @@ def _seed(runtime: Runtime, *, accounts: int, months: int, seed: int,
         f"Demo data: {summary.accounts} accounts, {summary.cases} cases, "
         f"{summary.interactions} interactions ({summary.refused} on channels outside the plan), "
         f"{summary.survey_responses} NPS answers, "
+        f"{summary.feedback} feature requests filed as product feedback, "
         f"{runtime.desk.recorder.max_notification_id() or 0} events in the log.")
 
 
@@ -203,6 +204,33 @@ def worker_reactors() -> None:
                       f"({', '.join(r.name for r in runtime.reactors)}, every "
                       f"{settings.reactor_interval:g}s)")
         stop.wait()
+    finally:
+        runtime.close()
+
+
+@worker.command("jira")
+def worker_jira() -> None:
+    """Keep each feedback item's Jira issue in line with Carelog (needs CARELOG_JIRA_URL).
+
+    Run one or more: one holds the lease and calls Jira, the others wait to take over. It reads
+    the feedback_board view, which `carelog worker projections` keeps.
+    """
+    import signal
+
+    settings = _settings()
+    if not settings.jira.enabled:
+        raise click.UsageError("the Jira reactor needs CARELOG_JIRA_URL")
+    if not settings.is_distributed:
+        raise click.UsageError("without CARELOG_NATS_URL, `carelog serve` runs the Jira "
+                               "reactor itself")
+    runtime = Runtime.open(settings, folds=False)
+    reactor = runtime.reactor
+    assert reactor is not None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: reactor.stop(timeout=0))
+    console.print(f"carelog worker jira running (project {settings.jira.project})")
+    try:
+        reactor.run()
     finally:
         runtime.close()
 

@@ -62,6 +62,9 @@ _TOPICS = {
     "onboarding": ["New team members need training", "How do we set up roles?"],
     "outage": ["Service unavailable for our users", "Errors on checkout page"],
 }
+_FEATURE_AREAS = {"Can we get bulk edit for orders?": "Orders",
+                  "Request: audit log export": "Security",
+                  "Is there a way to schedule reports?": "Reporting"}
 _CHANNEL_WEIGHT = {Channel.EMAIL: 40, Channel.PORTAL: 15, Channel.WEB_CHAT: 15,
                    Channel.TELEGRAM: 12, Channel.PHONE: 10, Channel.WEB_FORM: 6, Channel.API: 2}
 _CASES_PER_MONTH = {Tier.VIP: 3.0, Tier.ENTERPRISE: 2.0, Tier.BUSINESS: 1.0, Tier.STANDARD: 0.4}
@@ -107,6 +110,7 @@ class DemoSummary:
     contractions: int = 0
     churned: int = 0
     survey_responses: int = 0
+    feedback: int = 0
 
 
 @dataclass
@@ -208,6 +212,8 @@ class DemoGenerator:
         self.summary = DemoSummary()
         self._t0 = datetime.combine(self.start, time(0), UTC)
         self._last = datetime.combine(self.until, time(0), UTC)
+        self.feedback: dict[str, UUID] = {}
+        """Feature requests filed as product feedback, by request."""
 
     def run(self, progress: Progress | None = None) -> DemoSummary:
         repository = self.desk.repository
@@ -732,8 +738,9 @@ class DemoGenerator:
             priority = Priority.URGENT
         contact_id, name = rng.choice(account.contacts_at(opened))
         ref = f"demo-{self.seed}-{account.index}-{k}"
+        subject = rng.choice(_TOPICS[topic])
         result = desk.open_case(
-            account_id=account.id, channel=channel.value, subject=rng.choice(_TOPICS[topic]),
+            account_id=account.id, channel=channel.value, subject=subject,
             text=f"Hello, {rng.choice(_TOPICS[topic]).lower()}. Can you help? Regards, {name}",
             actor=_ACTOR, priority=priority.value, topic=topic, contact_id=contact_id,
             sender=name, external_message_id=ref, occurred_at=opened)
@@ -743,6 +750,8 @@ class DemoGenerator:
         self.summary.cases += 1
         self.summary.interactions += 1
         case_id = result.ids["caseId"]
+        if topic == "feature":
+            self._feedback(account, case_id, subject, opened)
         agent = AGENTS[(account.index + k) % len(AGENTS)]
         staff = f"staff:{agent}"
 
@@ -866,6 +875,18 @@ class DemoGenerator:
                     survey=f"demo-{self.seed}-nps-{wave}", actor=_ACTOR, occurred_at=at,
                     comment="Reliable and quick support." if score >= 9 else None)
                 self.summary.survey_responses += 0 if result.duplicate else 1
+    def _feedback(self, account: _Account, case_id: UUID, request: str, at: datetime) -> None:
+        """The first case asking for a feature files it; later ones add their account."""
+        known = self.feedback.get(request)
+        if known is None:
+            self.feedback[request] = self.desk.submit_feedback(
+                account_id=account.id, product_area=_FEATURE_AREAS[request], title=request,
+                text=f"Asked for in a {account.tier.value} account's case.", case_id=case_id,
+                actor=_ACTOR, occurred_at=at).ids["feedbackId"]
+        else:
+            self.desk.support_feedback(feedback_id=known, account_id=account.id,
+                                       case_id=case_id, actor=_ACTOR, occurred_at=at)
+        self.summary.feedback += 1
 
     @staticmethod
     def _answer(topic: str, n: int) -> str:

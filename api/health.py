@@ -32,8 +32,14 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
     ]
     failures = list(runtime.services.worker_failures)
     healthy = all(v["error"] is None for v in views) and not failures
-    return {"status": "ready" if healthy else "degraded", "head": head, "views": views,
-            "worker_failures": failures}
+    body: dict[str, Any] = {
+        "status": "ready" if healthy else "degraded", "head": head, "views": views,
+        "worker_failures": failures, "webhook_rejections": runtime.services.webhook_rejections}
+    if runtime.reactor is not None:
+        body["jira"] = {"running": runtime.reactor.running,
+                        "last_error": runtime.reactor.last_error,
+                        "pending": runtime.reactor.reactor.pending()}
+    return body
 
 
 @get("/readyz")

@@ -9,14 +9,18 @@ from api.services import Services
 from domain.application import CareDesk
 from domain.ports import Clock
 from integrations.clock import SystemClock
+from integrations.jira.adapter import JiraTicketTracker
 from integrations.persistence import open_desk, open_views
 from integrations.settings import Settings
+from projections.accounts import AccountsView
 from projections.changes import LocalChangeFeed
+from projections.feedback_board import FeedbackBoardView
 from projections.money import ReportingRates
 from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
 from workers.health_alerts import HealthAlertsReactor
+from workers.jira_sync import JiraReactor, ReactorThread, reactor_lease
 from workers.periodic import PeriodicWorker
 from workers.projectors import ProjectorPool
 from workers.sla_clock import SlaClockReactor
@@ -31,6 +35,8 @@ class Runtime:
     pool: ProjectorPool
     services: Services
     reactors: list[PeriodicWorker]
+    reactor: ReactorThread | None = None
+    """The Jira reactor, when CARELOG_JIRA_URL is set (started by whoever runs workers)."""
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
@@ -55,7 +61,19 @@ class Runtime:
             pool.prepare()
         else:
             store.ensure([table for r in runners for table in r.projection.tables])
-        services = Services(settings, desk, store, [r.name for r in runners], pool.nudge, feed)
+        reactor = None
+        if settings.jira.enabled:
+            reactor = ReactorThread(JiraReactor(
+                desk, FeedbackBoardView(store), AccountsView(store, settings.key_accounts),
+                JiraTicketTracker(settings.jira), reconcile_seconds=settings.jira.reconcile_seconds,
+                currency=settings.currency), reactor_lease(settings))
+
+        def after_write() -> None:
+            pool.nudge()
+            if reactor is not None:
+                reactor.nudge()
+
+        services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
         interval = settings.reactor_interval
         reactors = [
             PeriodicWorker("sla-clock", SlaClockReactor(desk, services.cases, clock).round,
@@ -63,7 +81,7 @@ class Runtime:
             PeriodicWorker("health-alerts", HealthAlertsReactor(
                 desk, services.health, services.alerts).round, interval),
         ]
-        return cls(settings, desk, store, runners, pool, services, reactors)
+        return cls(settings, desk, store, runners, pool, services, reactors, reactor)
 
     def start_reactors(self) -> None:
         for reactor in self.reactors:
@@ -86,6 +104,8 @@ class Runtime:
 
     def close(self) -> None:
         self.stop_reactors()
+        if self.reactor is not None:
+            self.reactor.stop()
         self.pool.stop()
         self.services.replays.close()
         self.store.close()

@@ -17,6 +17,7 @@ from projections.accounts import AccountsView
 from projections.alerts_and_goals import AlertsAndGoalsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
+from projections.feedback_board import FeedbackBoardView
 from projections.money import ReportingRates
 from projections.portfolio import PortfolioView
 from projections.registry import all_projections
@@ -49,6 +50,7 @@ class Views:
         self.portfolio = PortfolioView(store, services.rates, settings.key_accounts)
         self.alerts = AlertsAndGoalsView(store)
         self.support = SupportMetricsView(store)
+        self.feedback = FeedbackBoardView(store)
 
 
 class Services:
@@ -66,6 +68,7 @@ class Services:
         self.portfolio = self.live.portfolio
         self.alerts = self.live.alerts
         self.support = self.live.support
+        self.feedback = self.live.feedback
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
                                settings.projection_page_size)
         self.projection_names = projection_names
@@ -75,6 +78,8 @@ class Services:
         """Where GraphQL subscriptions hear that a view moved on."""
         self.worker_failures: list[str] = []
         """Worker loops of this process that ended on an error (shown by /readyz)."""
+        self.webhook_rejections = 0
+        """Webhook deliveries refused for a missing or wrong signature (shown by /readyz)."""
 
     async def command(self, fn: Callable[..., CommandResult], **kwargs: Any) -> CommandResult:
         """Run a CareDesk command in a worker thread (eventsourcing is synchronous)."""
@@ -87,6 +92,7 @@ class Services:
         """Run a view's query in a worker thread, noting which view an answer depends on."""
         reads = VIEWS_READ.get()
         if reads is not None:
+            # A view reading other views' tables names them all in `projections`.
             view = getattr(fn, "__self__", None)
             reads.update(getattr(view, "projections", None)
                          or (getattr(view, "projection", UNKNOWN_VIEW),))

@@ -28,6 +28,7 @@ from domain.errors import (
     NotFoundError,
     VersionConflictError,
 )
+from domain.feedback import OUTCOMES, Feedback
 from domain.goal import Goal, GoalMetric
 from domain.health_policy import POLICY_ID, HealthPolicy
 from domain.interaction import Interaction, clean_text
@@ -41,6 +42,11 @@ A = TypeVar("A", bound=Aggregate)
 # Clock skew we accept on `occurred_at` before calling it "in the future".
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 _RETRIES = 3
+
+
+def _outcome_text(feedback: Feedback, outcome: str) -> str:
+    verb = "has shipped" if outcome == "shipped" else "was declined by the product team"
+    return f"Your request \"{feedback.title}\" ({feedback.product_area}) {verb}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +546,119 @@ class CareDesk(Application[UUID]):
             comment=clean_comment(comment), occurred_at=at, actor=actor)
         return self._save_new(response, {"surveyResponseId": response.id,
                                          "accountId": account.id})
+    # Product feedback -------------------------------------------------------------------
+
+    def submit_feedback(self, *, account_id: UUID, product_area: str, title: str, text: str,
+                        actor: str, case_id: UUID | None = None,
+                        interaction_id: UUID | None = None,
+                        occurred_at: datetime | None = None) -> CommandResult:
+        """Record a product request; made from a case or a message, submitting twice is one."""
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        self._check_sources(account.id, case_id, interaction_id)
+        area, title, text = Feedback.clean(product_area, title, text)
+        source = case_id or interaction_id
+        feedback = Feedback(
+            id=Feedback.id_for(source, area) if source is not None else uuid4(),
+            product_area=area, title=title, text=text, account_id=account.id, case_id=case_id,
+            interaction_id=interaction_id, occurred_at=at, actor=actor)
+        return self._save_new(feedback, {"feedbackId": feedback.id})
+
+    def support_feedback(self, *, feedback_id: UUID, account_id: UUID, actor: str,
+                         case_id: UUID | None = None, interaction_id: UUID | None = None,
+                         note: str = "", occurred_at: datetime | None = None) -> CommandResult:
+        """Add an account to existing feedback instead of filing a duplicate."""
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        self._check_sources(account.id, case_id, interaction_id)
+        return self._update(Feedback, feedback_id, None, lambda f: f.support(
+            account.id, case_id, interaction_id, note, at, actor))
+
+    def merge_feedback(self, *, feedback_id: UUID, into_id: UUID, actor: str,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        """Fold a duplicate into `into_id`: its accounts join there, it stops syncing."""
+        at = self._when(occurred_at)
+
+        def attempt() -> CommandResult:
+            source = self._get(Feedback, feedback_id)
+            target = self._get(Feedback, into_id)
+            target.absorb(source, at, actor)
+            recordings = self.save(target, source)
+            return CommandResult({"feedbackId": target.id}, recordings[-1].notification.id,
+                                 target.version)
+
+        return self._retrying(attempt, None)
+
+    def resync_feedback(self, *, feedback_id: UUID, actor: str,
+                        occurred_at: datetime | None = None) -> CommandResult:
+        """Ask for the Jira issue to be written again from the feedback (or created if missing)."""
+        at = self._when(occurred_at)
+        return self._update(Feedback, feedback_id, None, lambda f: f.request_resync(at, actor))
+
+    def feedback(self, feedback_id: UUID) -> Feedback:
+        """The feedback's current state (the Jira reactor decides from it)."""
+        return self._get(Feedback, feedback_id)
+
+    def attempt_jira_create(self, *, feedback_id: UUID, expected_version: int,
+                            actor: str) -> CommandResult:
+        """Record the intent to create the issue, before posting it; a conflict means another
+        reactor got there first."""
+        at = self.clock.now()
+        return self._update(Feedback, feedback_id, expected_version,
+                            lambda f: f.attempt_jira_create(at, actor))
+
+    def fail_jira_create(self, *, feedback_id: UUID, error: str, actor: str) -> CommandResult:
+        at = self.clock.now()
+        return self._update(Feedback, feedback_id, None,
+                            lambda f: f.fail_jira_create(error, at, actor))
+
+    def link_jira_issue(self, *, feedback_id: UUID, key: str, revision: int, announced: int,
+                        actor: str) -> CommandResult:
+        at = self.clock.now()
+        key = clean_name(key, "issue key", 100)
+        return self._update(Feedback, feedback_id, None,
+                            lambda f: f.link_jira(key, revision, announced, at, actor))
+
+    def record_jira_sync(self, *, feedback_id: UUID, revision: int, announced: int,
+                         actor: str) -> CommandResult:
+        at = self.clock.now()
+        return self._update(Feedback, feedback_id, None,
+                            lambda f: f.record_jira_sync(revision, announced, at, actor))
+
+    def record_jira_status(self, *, feedback_id: UUID, delivery: str, status: str,
+                           status_id: str, name: str, changed_at: datetime,
+                           actor: str) -> CommandResult:
+        """A status from Jira; on shipping or declining, every requesting account's manager
+        gets a message to pass on (`Feedback.OutcomeMessagePrepared`)."""
+        at = self.clock.now()
+
+        def change(feedback: Feedback) -> None:
+            before = feedback.status
+            if (feedback.record_jira_status(delivery, status, status_id, name, changed_at, at,
+                                            actor)
+                    and status in OUTCOMES and before not in OUTCOMES):
+                for account_id in feedback.accounts:
+                    account = self._get(Account, account_id)
+                    feedback.prepare_outcome_message(
+                        account.id, account.manager, _outcome_text(feedback, status), at, actor)
+
+        return self._update(Feedback, feedback_id, None, change)
+
+    def record_jira_comment(self, *, feedback_id: UUID, delivery: str, comment_id: str,
+                            author: str, body: str, created_at: datetime,
+                            actor: str) -> CommandResult:
+        at = self.clock.now()
+        return self._update(Feedback, feedback_id, None, lambda f: f.record_jira_comment(
+            delivery, comment_id, author, body, created_at, at, actor))
+
+    def _check_sources(self, account_id: UUID, case_id: UUID | None,
+                       interaction_id: UUID | None) -> None:
+        """The case or message feedback comes from must be the requesting account's own."""
+        if case_id is not None and self._get(Case, case_id).account_id != account_id:
+            raise NotFoundError(f"case {case_id} not found")
+        if interaction_id is not None and self._get(
+                Interaction, interaction_id).account_id != account_id:
+            raise NotFoundError(f"interaction {interaction_id} not found")
 
     # Mechanics ---------------------------------------------------------------------------
 
@@ -606,13 +725,16 @@ class CareDesk(Application[UUID]):
             )
 
     def _update(self, cls: type[A], aggregate_id: UUID, expected_version: int | None,
-                change: Callable[[A], None]) -> CommandResult:
+                change: Callable[[A], object]) -> CommandResult:
         key = f"{cls.__name__[0].lower()}{cls.__name__[1:]}Id"
 
         def attempt() -> CommandResult:
             aggregate = self._get(cls, aggregate_id)
             self._check_version(aggregate, expected_version)
             change(aggregate)
+            if not aggregate.pending_events:  # nothing to change: a repeated request
+                return CommandResult({key: aggregate.id}, self._head(), aggregate.version,
+                                     duplicate=True)
             recordings = self.save(aggregate)
             return CommandResult({key: aggregate.id}, recordings[-1].notification.id,
                                  aggregate.version)

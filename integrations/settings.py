@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -18,6 +18,59 @@ from dotenv import dotenv_values
 
 class SettingsError(ValueError):
     """A setting has a value Carelog cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A credential: its `repr` and `str` are masked, so logging settings never shows it."""
+
+    value: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+
+@dataclass(frozen=True)
+class JiraSettings:
+    """Where product feedback goes in Jira; `url` unset means no Jira (the board still works)."""
+
+    url: str | None = None
+    """CARELOG_JIRA_URL: https://your-site.atlassian.net (or a Jira Server/Data Center URL)."""
+
+    project: str = "FEED"
+    """CARELOG_JIRA_PROJECT: the key of the project feedback issues are created in."""
+
+    issue_type: str = "Task"
+    """CARELOG_JIRA_ISSUE_TYPE: the issue type's name in that project."""
+
+    user: str | None = None
+    """CARELOG_JIRA_USER: the account email for a Cloud API token; unset: the token is a
+    personal access token (Server/Data Center bearer auth)."""
+
+    token: Secret | None = None
+    """CARELOG_JIRA_TOKEN: the API token or personal access token."""
+
+    webhook_secret: Secret | None = None
+    """CARELOG_JIRA_WEBHOOK_SECRET: the secret of the Jira webhook posting to /webhooks/jira
+    (checked as the `X-Hub-Signature` HMAC, or sent as the `X-Carelog-Webhook-Secret` header)."""
+
+    timeout: float = 10.0
+    """CARELOG_JIRA_TIMEOUT: seconds to connect and to read one Jira answer."""
+
+    reconcile_seconds: float = 120.0
+    """CARELOG_JIRA_RECONCILE_SECONDS: after a create whose outcome is unknown, how long only
+    searches run before another create; must exceed Jira's search lag."""
+
+    declined_statuses: frozenset[str] = frozenset()
+    """CARELOG_JIRA_DECLINED_STATUSES: ids of done-category statuses that mean "declined"
+    (comma-separated); every other done status means "shipped"."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
 
 
 @dataclass(frozen=True)
@@ -80,6 +133,9 @@ class Settings:
     nats_monitor_url: str | None = None
     """CARELOG_NATS_MONITOR_URL: http://host:8222, to check the server's fsync setting."""
 
+    jira: JiraSettings = field(default_factory=JiraSettings)
+    """CARELOG_JIRA_*: the Jira project that receives product feedback."""
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url is not None
@@ -140,7 +196,29 @@ class Settings:
             nats_duplicate_window=_seconds(get("NATS_DUPLICATE_WINDOW"), 120.0,
                                            "NATS_DUPLICATE_WINDOW"),
             nats_monitor_url=get("NATS_MONITOR_URL"),
+            jira=_jira(get),
         )
+
+
+def _jira(get: Callable[[str], str | None]) -> JiraSettings:
+    url = get("JIRA_URL")
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise SettingsError("CARELOG_JIRA_URL must be an http(s):// URL")
+    token = get("JIRA_TOKEN")
+    secret = get("JIRA_WEBHOOK_SECRET")
+    declined = get("JIRA_DECLINED_STATUSES") or ""
+    return JiraSettings(
+        url=url.rstrip("/") if url else None,
+        project=get("JIRA_PROJECT") or "FEED",
+        issue_type=get("JIRA_ISSUE_TYPE") or "Task",
+        user=get("JIRA_USER"),
+        token=Secret(token) if token else None,
+        webhook_secret=Secret(secret) if secret else None,
+        timeout=_seconds(get("JIRA_TIMEOUT"), 10.0, "JIRA_TIMEOUT"),
+        reconcile_seconds=_seconds(get("JIRA_RECONCILE_SECONDS"), 120.0,
+                                   "JIRA_RECONCILE_SECONDS"),
+        declined_statuses=frozenset(p.strip() for p in declined.split(",") if p.strip()),
+    )
 
 
 def _int(raw: str | None, default: int, name: str) -> int:

@@ -6,6 +6,7 @@ from projections.account_health import AccountHealthProjection
 from projections.accounts import AccountsProjection
 from projections.alerts_and_goals import AlertsAndGoalsProjection
 from projections.case_queues import CaseQueuesProjection
+from projections.feedback_board import FeedbackBoardProjection
 from projections.money import ReportingRates
 from projections.projection import Projection
 from projections.support_metrics import SupportMetricsProjection
@@ -13,4 +14,4 @@ from projections.support_metrics import SupportMetricsProjection
 
 def all_projections(rates: ReportingRates) -> list[Projection]:
     return [AccountsProjection(rates), CaseQueuesProjection(), AccountHealthProjection(),
-            AlertsAndGoalsProjection(), SupportMetricsProjection()]
+            AlertsAndGoalsProjection(), SupportMetricsProjection(), FeedbackBoardProjection()]

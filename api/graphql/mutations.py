@@ -29,7 +29,7 @@ async def _run(info: Info, action: Action, scope: UUID | None,
         duplicate=result.duplicate, account_id=ids.get("accountId"), case_id=ids.get("caseId"),
         interaction_id=ids.get("interactionId"), contact_id=ids.get("contactId"),
         invoice_id=ids.get("invoiceId"), alert_id=ids.get("alertId"), goal_id=ids.get("goalId"),
-        survey_response_id=ids.get("surveyResponseId"),
+        survey_response_id=ids.get("surveyResponseId"), feedback_id=ids.get("feedbackId"),
         model_version=result.extra.get("modelVersion"))
 
 
@@ -79,6 +79,19 @@ class RecordInteractionInput:
     contact_id: UUID | None = None
     sender: str | None = None
     external_message_id: str | None = None
+    occurred_at: datetime | None = None
+
+
+@strawberry.input
+class SubmitFeedbackInput:
+    account_id: UUID
+    product_area: str
+    title: str
+    text: str
+    case_id: UUID | None = strawberry.field(
+        default=None, description="The case it came from; submitting it again is a duplicate.")
+    interaction_id: UUID | None = strawberry.field(
+        default=None, description="The message it came from, when not a case.")
     occurred_at: datetime | None = None
 
 
@@ -253,3 +266,35 @@ class Mutation:
         return await _run(info, Action.SUBMIT_REQUESTS, account_id, desk.record_nps,
                           account_id=account_id, contact_id=contact_id, score=score,
                           survey=survey, comment=comment, occurred_at=occurred_at)
+    @strawberry.mutation(description="Turn a case or a message into product feedback.")
+    async def submit_feedback(self, info: Info, input: SubmitFeedbackInput) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_FEEDBACK, input.account_id, desk.submit_feedback,
+                          account_id=input.account_id, product_area=input.product_area,
+                          title=input.title, text=input.text, case_id=input.case_id,
+                          interaction_id=input.interaction_id, occurred_at=input.occurred_at)
+
+    @strawberry.mutation(description="Add an account to existing feedback instead of a "
+                                     "duplicate; its Jira issue is updated.")
+    async def support_feedback(self, info: Info, feedback_id: UUID, account_id: UUID,
+                               case_id: UUID | None = None, interaction_id: UUID | None = None,
+                               note: str = "",
+                               occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_FEEDBACK, account_id, desk.support_feedback,
+                          feedback_id=feedback_id, account_id=account_id, case_id=case_id,
+                          interaction_id=interaction_id, note=note, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="Fold a duplicate into other feedback; its accounts join.")
+    async def merge_feedback(self, info: Info, feedback_id: UUID, into_id: UUID,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_FEEDBACK, None, desk.merge_feedback,
+                          feedback_id=feedback_id, into_id=into_id, occurred_at=occurred_at)
+
+    @strawberry.mutation(description="Write the Jira issue again from Carelog's record.")
+    async def resync_feedback(self, info: Info, feedback_id: UUID,
+                              occurred_at: datetime | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_FEEDBACK, None, desk.resync_feedback,
+                          feedback_id=feedback_id, occurred_at=occurred_at)

@@ -14,6 +14,7 @@ import strawberry
 from api.auth import Action, ForbiddenError, authorize
 from api.graphql.alerts_goals import AlertStatus, Goal, HealthAlert
 from api.graphql.context import Info
+from api.graphql.feedback import FeedbackItem, feedback_connection
 from api.graphql.health import KpiReport, PortfolioEntry
 from api.graphql.objects import Account, Case, case_connection
 from api.graphql.types import (
@@ -21,6 +22,7 @@ from api.graphql.types import (
     Channel,
     Connection,
     Edge,
+    FeedbackStatus,
     PageInfo,
     Priority,
     QueueSummary,
@@ -29,6 +31,7 @@ from api.graphql.types import (
 )
 from domain.errors import InvalidInputError, NotFoundError
 from projections.case_queues import CaseFilter
+from projections.feedback_board import FeedbackFilter
 from projections.support_metrics import MetricFilter, MetricQuery
 
 WaitFor = Annotated[int | None, strawberry.argument(
@@ -72,6 +75,20 @@ class AccountOrder(Enum):
 class CaseOrder(Enum):
     OPENED_DESC = "OPENED_DESC"
     OPENED_ASC = "OPENED_ASC"
+
+
+@strawberry.enum
+class FeedbackOrder(Enum):
+    ARR_DESC = "ARR_DESC"
+    SUBMITTED_DESC = "SUBMITTED_DESC"
+
+
+@strawberry.input
+class FeedbackFilterInput:
+    status: list[FeedbackStatus] | None = None
+    product_area: str | None = None
+    account_id: UUID | None = None
+    include_merged: bool = False
 
 
 @strawberry.input
@@ -255,6 +272,32 @@ class Query:
             raise NotFoundError(f"case {id} not found")
         authorize(info.context.viewer, Action.READ_CASES, row["account_id"])
         return Case.from_row(row)
+
+    @strawberry.field(description="Product feedback, by default the most ARR asking first.")
+    async def feedback_board(
+        self, info: Info, filter: FeedbackFilterInput | None = None, first: int = 50,
+        after: str | None = None, order_by: FeedbackOrder = FeedbackOrder.ARR_DESC,
+        wait_for: WaitFor = None,
+    ) -> Connection[FeedbackItem]:
+        authorize(info.context.viewer, Action.READ_FEEDBACK)
+        await info.context.services.wait_for(wait_for)
+        f = filter or FeedbackFilterInput()
+        where = FeedbackFilter(statuses=tuple(s.value for s in f.status or ()),
+                               product_area=f.product_area,
+                               account_id=str(f.account_id) if f.account_id else None,
+                               include_merged=f.include_merged)
+        return await feedback_connection(info, where, first, after, order_by.value)
+
+    @strawberry.field
+    async def feedback(self, info: Info, id: UUID,
+                       wait_for: WaitFor = None) -> FeedbackItem | None:
+        authorize(info.context.viewer, Action.READ_FEEDBACK)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        row = (await services.read(services.feedback.get_many, [str(id)])).get(str(id))
+        if row is None:
+            raise NotFoundError(f"feedback {id} not found")
+        return FeedbackItem.from_row(row, services.settings.currency)
 
     @strawberry.field(description="Open cases per support line.")
     async def queues(self, info: Info, wait_for: WaitFor = None) -> list[QueueSummary]:

@@ -15,6 +15,7 @@ import strawberry
 
 from api.auth import Action, authorize
 from api.graphql.context import Info
+from api.graphql.feedback import FeedbackItem
 from api.graphql.objects import Account, Case
 from api.graphql.types import QueueSummary
 from domain.errors import NotFoundError
@@ -65,6 +66,29 @@ class Subscription:
             async for change in changes:
                 if any(c.topic.startswith("carelog:Case.") for c in change.changes):
                     yield await _queue(info, line)
+
+    @strawberry.subscription(description="Feedback items as they change on the board (one item "
+                                          "with `feedbackId`, starting with its current state).")
+    async def feedback_changed(self, info: Info, feedback_id: UUID | None = None
+                               ) -> AsyncGenerator[FeedbackItem, None]:
+        services = info.context.services
+        authorize(info.context.viewer, Action.READ_FEEDBACK)
+        currency = services.settings.currency
+        async with services.feed.listen(["feedback_board"]) as changes:
+            if feedback_id is not None:
+                key = str(feedback_id)
+                row = (await services.read(services.feedback.get_many, [key])).get(key)
+                if row is None:
+                    raise NotFoundError(f"feedback {feedback_id} not found")
+                yield FeedbackItem.from_row(row, currency)
+            async for change in changes:
+                ids = sorted({c.aggregate_id for c in change.changes
+                              if c.topic.startswith("carelog:Feedback.")
+                              and (feedback_id is None or c.aggregate_id == str(feedback_id))})
+                rows = await services.read(services.feedback.get_many, ids)
+                for ident in ids:
+                    if ident in rows:
+                        yield FeedbackItem.from_row(rows[ident], currency)
 
 
 async def _queue(info: Info, line: int) -> QueueSummary:

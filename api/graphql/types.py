@@ -10,13 +10,13 @@ from uuid import UUID
 
 import strawberry
 
-from domain import values
+from domain import feedback, values
 from projections.money import from_cents
 
 # The domain's enumerations are the GraphQL enums (registered in place, named as in Python).
 for _enum in (values.Channel, values.Direction, values.Tier, values.Priority,
               values.CaseStatus, values.ContactRole, values.TouchpointKind, values.RenewalRisk,
-              values.RenewalLikelihood, values.Sentiment):
+              values.RenewalLikelihood, values.Sentiment, feedback.FeedbackStatus):
     strawberry.enum(_enum)
 Channel = values.Channel
 Direction = values.Direction
@@ -28,6 +28,7 @@ TouchpointKind = values.TouchpointKind
 RenewalRisk = values.RenewalRisk
 RenewalLikelihood = values.RenewalLikelihood
 Sentiment = values.Sentiment
+FeedbackStatus = feedback.FeedbackStatus
 
 N = TypeVar("N")
 
@@ -145,6 +146,7 @@ class CommandResult:
     model_version: int | None = strawberry.field(
         default=None, description="The health model version a publication made.")
     survey_response_id: UUID | None = None
+    feedback_id: UUID | None = None
 
 
 @strawberry.type(description="Support metrics of one group in one period. Dimensions the report "

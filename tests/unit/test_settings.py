@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.settings import Settings, SettingsError
+from integrations.settings import JiraSettings, Secret, Settings, SettingsError
 
 
 def from_env(dotenv: Path | None = None, **variables: str) -> Settings:
@@ -251,3 +251,34 @@ def test_the_answer_cache_may_be_turned_off_but_not_negative():
     for bad in ("-1", "lots", "1.5"):
         with pytest.raises(SettingsError, match="CARELOG_ANSWER_CACHE"):
             from_env(CARELOG_ANSWER_CACHE=bad)
+
+
+def test_jira_is_off_until_its_url_is_set():
+    assert from_env().jira.enabled is False
+    assert from_env().jira == JiraSettings()
+
+
+def test_jira_settings_are_read_and_secrets_never_shown():
+    jira = from_env(CARELOG_JIRA_URL="https://acme.atlassian.net/", CARELOG_JIRA_PROJECT="PROD",
+                    CARELOG_JIRA_ISSUE_TYPE="Story", CARELOG_JIRA_USER="bot@acme.example",
+                    CARELOG_JIRA_TOKEN="tok-123", CARELOG_JIRA_WEBHOOK_SECRET="hook-456",
+                    CARELOG_JIRA_TIMEOUT="3.5", CARELOG_JIRA_RECONCILE_SECONDS="300",
+                    CARELOG_JIRA_DECLINED_STATUSES="10003, 10004").jira
+
+    assert jira.url == "https://acme.atlassian.net"
+    assert (jira.project, jira.issue_type, jira.user) == ("PROD", "Story", "bot@acme.example")
+    assert jira.token == Secret("tok-123")
+    assert jira.webhook_secret is not None
+    assert jira.webhook_secret.value == "hook-456"
+    assert (jira.timeout, jira.reconcile_seconds) == (3.5, 300.0)
+    assert jira.declined_statuses == frozenset({"10003", "10004"})
+    shown = f"{jira!r} {jira} {from_env(CARELOG_JIRA_TOKEN='tok-123')!r}"
+    assert "tok-123" not in shown
+    assert "hook-456" not in shown
+
+
+def test_bad_jira_settings_name_their_variable():
+    with pytest.raises(SettingsError, match="CARELOG_JIRA_URL"):
+        from_env(CARELOG_JIRA_URL="acme.atlassian.net")
+    with pytest.raises(SettingsError, match="CARELOG_JIRA_TIMEOUT"):
+        from_env(CARELOG_JIRA_TIMEOUT="soon")
