@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.errors import InvalidInputError
+from projections.account_health import AccountHealthProjection
 from projections.accounts import AccountsProjection
 from projections.paging import Page, check_first, decode_cursor, encode_cursor
 from projections.projection import Projection, handles
@@ -47,11 +48,8 @@ REQUESTS = Table(
     indexes=(("account_id",),),
 )
 
-RED_HEALTH_ACCOUNTS = "SELECT NULL AS account_id WHERE 1 = 0"
-"""HEALTH HOOK: a query of the ids of accounts whose health is red.
-
-Account health is being built separately; until it lands no account is red and `red_arr`
-is 0. Replace this with a select on the health view (a column `account_id`)."""
+RED_HEALTH_ACCOUNTS = "SELECT account_id FROM account_health WHERE confirmed_band = 'red'"
+"""The accounts whose confirmed health band is red (the `account_health` view)."""
 
 
 class FeedbackBoardProjection(Projection):
@@ -180,7 +178,8 @@ class FeedbackBoardView:
     """Queries on the `feedback_board` read model (joined with `accounts` for ARR)."""
 
     projection = FeedbackBoardProjection.name
-    projections = (FeedbackBoardProjection.name, AccountsProjection.name)
+    projections = (FeedbackBoardProjection.name, AccountsProjection.name,
+                   AccountHealthProjection.name)
     """The views its answers depend on: ARR comes from `accounts`."""
 
     def __init__(self, store: ViewStore) -> None:
