@@ -55,9 +55,6 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             if run_workers:
                 rt.start_reactors()
                 stack.callback(rt.stop_reactors)
-            if run_workers and rt.reactor is not None:  # the lease keeps it to one process
-                rt.reactor.start()
-                stack.callback(rt.reactor.stop)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()

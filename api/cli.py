@@ -186,9 +186,11 @@ def worker_projections(names: tuple[str, ...]) -> None:
 
 @worker.command("reactors")
 def worker_reactors() -> None:
-    """Run the SLA clock and the health alerts: rounds every CARELOG_REACTOR_INTERVAL seconds.
+    """Run the SLA clock and the health alerts (rounds every CARELOG_REACTOR_INTERVAL seconds),
+    and with CARELOG_JIRA_URL the Jira sync.
 
-    Both are safe to run in several processes at once (every command they call is idempotent).
+    The first two are safe to run in several processes at once (every command they call is
+    idempotent); the Jira sync takes turns through a lease.
     """
     import signal
     import threading
@@ -224,7 +226,7 @@ def worker_jira() -> None:
         raise click.UsageError("without CARELOG_NATS_URL, `carelog serve` runs the Jira "
                                "reactor itself")
     runtime = Runtime.open(settings, folds=False)
-    reactor = runtime.reactor
+    reactor = runtime.reactor("jira")
     assert reactor is not None
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: reactor.stop(timeout=0))

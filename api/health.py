@@ -35,10 +35,12 @@ def _readiness(runtime: Runtime) -> dict[str, Any]:
     body: dict[str, Any] = {
         "status": "ready" if healthy else "degraded", "head": head, "views": views,
         "worker_failures": failures, "webhook_rejections": runtime.services.webhook_rejections}
-    if runtime.reactor is not None:
-        body["jira"] = {"running": runtime.reactor.running,
-                        "last_error": runtime.reactor.last_error,
-                        "pending": runtime.reactor.reactor.pending()}
+    body["reactors"] = [{"name": r.name, "running": r.running, "last_error": r.last_error}
+                        for r in runtime.reactors]
+    jira = runtime.reactor("jira")
+    if jira is not None and runtime.jira is not None:
+        body["jira"] = {"running": jira.running, "last_error": jira.last_error,
+                        "pending": runtime.jira.pending()}
     return body
 
 

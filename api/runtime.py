@@ -20,7 +20,7 @@ from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
 from workers.health_alerts import HealthAlertsReactor
-from workers.jira_sync import JiraReactor, ReactorThread, reactor_lease
+from workers.jira_sync import JiraReactor, reactor_lease
 from workers.periodic import PeriodicWorker
 from workers.projectors import ProjectorPool
 from workers.sla_clock import SlaClockReactor
@@ -35,8 +35,8 @@ class Runtime:
     pool: ProjectorPool
     services: Services
     reactors: list[PeriodicWorker]
-    reactor: ReactorThread | None = None
-    """The Jira reactor, when CARELOG_JIRA_URL is set (started by whoever runs workers)."""
+    """The SLA clock, the health alerts and (with CARELOG_JIRA_URL) the Jira sync."""
+    jira: JiraReactor | None = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
@@ -61,17 +61,20 @@ class Runtime:
             pool.prepare()
         else:
             store.ensure([table for r in runners for table in r.projection.tables])
-        reactor = None
+        jira = None
+        jira_worker = None
         if settings.jira.enabled:
-            reactor = ReactorThread(JiraReactor(
+            jira = JiraReactor(
                 desk, FeedbackBoardView(store), AccountsView(store, settings.key_accounts),
                 JiraTicketTracker(settings.jira), reconcile_seconds=settings.jira.reconcile_seconds,
-                currency=settings.currency), reactor_lease(settings))
+                currency=settings.currency)
+            # One process at a time calls Jira; a command wakes it at once.
+            jira_worker = PeriodicWorker("jira", jira.run_once, 1.0, lease=reactor_lease(settings))
 
         def after_write() -> None:
             pool.nudge()
-            if reactor is not None:
-                reactor.nudge()
+            if jira_worker is not None:
+                jira_worker.nudge()
 
         services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
         interval = settings.reactor_interval
@@ -80,8 +83,12 @@ class Runtime:
                            interval),
             PeriodicWorker("health-alerts", HealthAlertsReactor(
                 desk, services.health, services.alerts).round, interval),
+            *([jira_worker] if jira_worker is not None else []),
         ]
-        return cls(settings, desk, store, runners, pool, services, reactors, reactor)
+        return cls(settings, desk, store, runners, pool, services, reactors, jira)
+
+    def reactor(self, name: str) -> PeriodicWorker | None:
+        return next((r for r in self.reactors if r.name == name), None)
 
     def start_reactors(self) -> None:
         for reactor in self.reactors:
@@ -104,8 +111,6 @@ class Runtime:
 
     def close(self) -> None:
         self.stop_reactors()
-        if self.reactor is not None:
-            self.reactor.stop()
         self.pool.stop()
         self.services.replays.close()
         self.store.close()

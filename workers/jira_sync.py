@@ -19,7 +19,6 @@ of `carelog serve` (embedded) or as `carelog worker jira`; a lease keeps it to o
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -197,56 +196,3 @@ def reactor_lease(settings: Settings) -> Lease:
     if settings.database_url is not None:
         return PostgresLease(settings.database_url, "carelog:jira-reactor")
     return FileLease(settings.data_dir / "jira-reactor.lock")
-
-
-class ReactorThread:
-    """Runs a `JiraReactor` pass every `poll` seconds in a thread, while holding `lease`."""
-
-    def __init__(self, reactor: JiraReactor, lease: Lease, poll: float = 1.0) -> None:
-        self.reactor = reactor
-        self.lease = lease
-        self.poll = poll
-        self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="jira-reactor", daemon=True)
-        self._thread.start()
-
-    def nudge(self) -> None:
-        self._wake.set()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def run(self) -> None:
-        """Wait for the lease, then pass until stopped (in the calling thread)."""
-        try:
-            while not self._stop.is_set() and not self.lease.try_acquire():
-                self._stop.wait(self.poll)
-            while not self._stop.is_set():
-                if not self.lease.held():  # its database session ended: take turns again
-                    self.lease.release()
-                    if not self.lease.try_acquire():
-                        self._stop.wait(self.poll)
-                        continue
-                try:
-                    self.reactor.run_once()
-                    self.last_error = None
-                except Exception as error:  # the database is unreachable: keep trying
-                    self.last_error = f"{type(error).__name__}: {error}"
-                    log.exception("Jira reactor pass failed")
-                self._wake.wait(self.poll)
-                self._wake.clear()
-        finally:
-            self.lease.release()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
