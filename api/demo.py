@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -29,7 +29,8 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import LRUCache
+from eventsourcing.application import Cache
+from eventsourcing.domain import MutableOrImmutableAggregate
 
 from domain.account import Account
 from domain.application import CareDesk, CommandResult, RefusedChannelError
@@ -69,7 +70,7 @@ _CHANNEL_WEIGHT = {Channel.EMAIL: 40, Channel.PORTAL: 15, Channel.WEB_CHAT: 15,
                    Channel.TELEGRAM: 12, Channel.PHONE: 10, Channel.WEB_FORM: 6, Channel.API: 2}
 _CASES_PER_MONTH = {Tier.VIP: 3.0, Tier.ENTERPRISE: 2.0, Tier.BUSINESS: 1.0, Tier.STANDARD: 0.4}
 # Days between touchpoints with a healthy account; a souring one hears from its manager less.
-_TOUCH_DAYS = {Tier.VIP: 11.0, Tier.ENTERPRISE: 15.0, Tier.BUSINESS: 24.0, Tier.STANDARD: 30.0}
+_TOUCH_DAYS = {Tier.VIP: 13.0, Tier.ENTERPRISE: 17.0, Tier.BUSINESS: 26.0, Tier.STANDARD: 32.0}
 _USAGE_EVERY = timedelta(days=27)  # inside the model's 28-day window for seat utilisation
 _ACTOR = "system:demo"
 _SLA_CLOCK = "system:sla-clock"
@@ -90,8 +91,8 @@ class Trajectory(StrEnum):
     RECOVERING = "recovering"
 
 
-_TRAJECTORY_WEIGHT = {Trajectory.THRIVING: 24, Trajectory.STEADY: 37, Trajectory.SLIPPING: 13,
-                      Trajectory.AT_RISK: 10, Trajectory.CHURNING: 7, Trajectory.RECOVERING: 9}
+_TRAJECTORY_WEIGHT = {Trajectory.THRIVING: 17, Trajectory.STEADY: 30, Trajectory.SLIPPING: 20,
+                      Trajectory.AT_RISK: 13, Trajectory.CHURNING: 7, Trajectory.RECOVERING: 13}
 _CHURN_REASONS = ["Moved to a competitor", "Budget cut after a reorganisation",
                   "Consolidated onto their parent company's platform",
                   "Project cancelled; no longer needs the service"]
@@ -199,6 +200,26 @@ def _period(at: datetime) -> str:
     return f"{at.year:04d}-{at.month:02d}"
 
 
+def _nothing() -> None:
+    return None
+
+
+class _SeedingCache(Cache[UUID, MutableOrImmutableAggregate[UUID]]):
+    """Accounts kept in memory by the repository while the demo seeds them.
+
+    Only accounts are kept: their histories grow long, a case's stays short. Taking an account
+    out removes it, and only a save puts it back, so a command whose save fails leaves nothing
+    half-applied behind: the next load replays the stored events.
+    """
+
+    def get(self, key: UUID, *, evict: bool = False) -> MutableOrImmutableAggregate[UUID]:
+        return self.cache.pop(key)  # type: ignore[no-any-return]
+
+    def put(self, key: UUID, value: MutableOrImmutableAggregate[UUID] | None) -> None:
+        if isinstance(value, Account):
+            self.cache[key] = value
+
+
 class DemoGenerator:
     def __init__(self, desk: CareDesk, *, accounts: int = 250, months: int = 12, seed: int = 7,
                  until: date | None = None) -> None:
@@ -214,44 +235,49 @@ class DemoGenerator:
         self._last = datetime.combine(self.until, time(0), UTC)
         self.feedback: dict[str, UUID] = {}
         """Feature requests filed as product feedback, by request."""
+        self._forget: Callable[[], None] = _nothing
 
     def run(self, progress: Progress | None = None) -> DemoSummary:
         repository = self.desk.repository
-        if repository.cache is not None or not repository.fastforward:
+        if repository.cache is not None:
             return self._run(progress)
-        # Commands load their aggregate from its events; seeding sends dozens of commands to
-        # each account, so keep the aggregates in memory meanwhile (each load still reads the
-        # events stored since, so nothing is missed) instead of replaying them every time.
-        repository.cache = LRUCache(maxsize=256)
+        # Seeding sends dozens of commands to each account, and each would replay the whole
+        # history of the account first; keep the account in memory between them instead.
+        cache = _SeedingCache()
+        settings = repository.fastforward, repository.deepcopy_from_cache
+        repository.cache, repository.fastforward, repository.deepcopy_from_cache = (
+            cache, False, False)  # a save puts the account back; nothing else changes it
+        self._forget = cache.cache.clear
         try:
             return self._run(progress)
         finally:
             repository.cache = None
+            repository.fastforward, repository.deepcopy_from_cache = settings
+            self._forget = _nothing
 
     def _run(self, progress: Progress | None) -> DemoSummary:
-        accounts = self._open_accounts()
-        for n, account in enumerate(accounts, start=1):
+        # Each account is opened right before its story: its history reaches the log together.
+        for n, account in enumerate(self._open_accounts(), start=1):
             if not account.existed:  # one seeded before with this seed is left as it is
                 self._story(account)
-                self._cases(account)
                 self._surveys(account)
+                self._forget()
                 if account.churn_at is not None:
                     self.desk.churn_account(
                         account_id=account.id, reason=account.rng.choice(_CHURN_REASONS),
                         actor=f"staff:{account.manager}", occurred_at=account.churn_at)
                     self.summary.churned += 1
             if progress is not None:
-                progress(n, len(accounts))
+                progress(n, self.count)
         return self.summary
 
     # Accounts and their plan ----------------------------------------------------------------
 
-    def _open_accounts(self) -> list[_Account]:
+    def _open_accounts(self) -> Iterator[_Account]:
         rng = self.rng
         # Log-normal MRR: a long tail of small accounts and a few very large ones.
         mrrs = sorted((Decimal(round(rng.lognormvariate(7.6, 1.25), 2)) for _ in range(self.count)),
                       reverse=True)
-        made: list[_Account] = []
         span = 30 * self.months
         for i, mrr in enumerate(mrrs):
             tier = (Tier.VIP if i < 20 else Tier.ENTERPRISE if i < 80
@@ -260,7 +286,7 @@ class DemoGenerator:
                     + (f" {i // (len(_PREFIXES) * 12) + 1}" if i >= len(_PREFIXES) * 12 else ""))
             own = random.Random(f"{self.seed}-{i}")
             opened = datetime.combine(self.start, time(9), UTC) - timedelta(
-                days=own.randrange(30, 900))
+                days=own.randrange(45, 600))
             # A few smaller clients signed during the period: new logos, still onboarding.
             new_logo = i >= 100 and span >= 120 and own.random() < 0.06
             if new_logo:
@@ -276,9 +302,8 @@ class DemoGenerator:
             if not result.duplicate:
                 self._contacts(account)
                 self._plan(account)
-            made.append(account)
             self.summary.accounts += 0 if result.duplicate else 1
-        return made
+            yield account
 
     def _contacts(self, account: _Account) -> None:
         rng, i = account.rng, account.index
@@ -317,7 +342,7 @@ class DemoGenerator:
             account.churn_at = _business_time(rng, self._day(account.end))
         elif trajectory is Trajectory.RECOVERING:
             account.turn = rng.uniform(0.2, 0.45)
-            account.end = account.turn + 0.35
+            account.end = account.turn + rng.uniform(0.45, 1.2)  # some are not there yet
         else:
             account.turn = rng.uniform(0.0, 1.0)
         self._plan_champion(account)
@@ -388,6 +413,8 @@ class DemoGenerator:
         self._champion(account, actions)
         self._touchpoints(account, actions)
         self._reviews(account, actions)
+        self._cases(account, actions)
+        # In time order, so each account's history reaches the log roughly as it happened.
         actions.sort(key=lambda a: (a[0], a[1]))
         for _, _, act in actions:
             act()
@@ -401,15 +428,17 @@ class DemoGenerator:
         rng, mrr = account.rng, account.mrr
         contracted = False
         recorded: Decimal | None = None
-        for m in range(self.months + 1):
+        months: set[str] = set()
+        for m in range(-1, self.months + 1):  # from the month before: a full year back
             at = _month_start(datetime.combine(self.start + timedelta(days=30 * m), time(6),
                                                UTC))
             if account.churn_at is not None and at >= account.churn_at:
                 break
             if at >= self._last:
                 break
-            if at <= account.opened:
-                continue
+            if at <= account.opened or _period(at) in months:
+                continue  # 30-day steps meet some calendar month twice
+            months.add(_period(at))
             if recorded is None and account.new_logo:
                 first = account.opened + timedelta(hours=2)
                 account.steps.append((first, mrr))
@@ -417,7 +446,7 @@ class DemoGenerator:
                 recorded = mrr
             q = self._quality(account, at)
             trajectory = account.trajectory
-            if m and recorded is not None:
+            if m > 0 and recorded is not None:
                 grow = {Trajectory.THRIVING: 0.1, Trajectory.STEADY: 0.025}.get(trajectory, 0.0)
                 if trajectory is Trajectory.RECOVERING and q > 0.8:
                     grow = 0.08
@@ -442,8 +471,8 @@ class DemoGenerator:
                     self.summary.expansions += 1
             if recorded is None or mrr != recorded:
                 account.steps.append((at, mrr))
-                self._record_mrr(account, actions, at, mrr)
-                recorded = mrr
+            self._record_mrr(account, actions, at, mrr)  # billing reports every month
+            recorded = mrr
 
     def _record_mrr(self, account: _Account, actions: list[_Action], at: datetime,
                     mrr: Decimal) -> None:
@@ -488,11 +517,13 @@ class DemoGenerator:
         clients pay on time, souring ones late, after a failed payment, or not yet."""
         rng = account.rng
         every = 1 if account.tier in (Tier.VIP, Tier.ENTERPRISE) else 3
+        billed: set[str] = set()
         for m in range(0, self.months, every):
             issued = _month_start(datetime.combine(self.start + timedelta(days=30 * m), time(6),
                                                    UTC)) + timedelta(days=1, hours=1)
-            if issued <= account.opened + timedelta(hours=3):
-                continue
+            if issued <= account.opened + timedelta(hours=3) or _period(issued) in billed:
+                continue  # 30-day steps meet some calendar month twice: bill it once
+            billed.add(_period(issued))
             if not self._alive(account, issued):
                 break
             q = self._quality(account, issued)
@@ -689,7 +720,7 @@ class DemoGenerator:
 
     # Cases ------------------------------------------------------------------------------
 
-    def _cases(self, account: _Account) -> None:
+    def _cases(self, account: _Account, actions: list[_Action]) -> None:
         rng = account.rng
         plan = plan_for(account.tier)
         allowed = [c for c in _CHANNEL_WEIGHT if plan.allows(c)]
@@ -709,10 +740,11 @@ class DemoGenerator:
                     continue
                 k += 1
                 if rng.random() < 0.02:
-                    self._refused(account, k, opened)
+                    self._add(actions, opened, partial(self._refused, account, k, opened))
                     continue
                 channel = rng.choices(allowed, weights)[0]
-                self._case(account, k, channel, opened, self._quality(account, opened))
+                self._add(actions, opened, partial(self._case, account, k, channel, opened,
+                                                   self._quality(account, opened)))
 
     def _refused(self, account: _Account, k: int, at: datetime) -> None:
         lacking = [c for c in Channel if not plan_for(account.tier).allows(c)]
