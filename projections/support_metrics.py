@@ -21,6 +21,7 @@ adds up the case rows of the range, with the same tally.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from domain.business_calendar import BusinessCalendar
 from domain.errors import InvalidInputError
 from projections.paging import check_first
 from projections.projection import Projection, handles
@@ -51,8 +53,7 @@ from projections.support_tally import (
     sla_state,
 )
 
-BusinessTime = Callable[[datetime, datetime], timedelta]
-"""Working time between two moments (e.g. `BusinessCalendar.business_time_between`)."""
+_MICROSECOND = timedelta(microseconds=1)
 
 CASES = Table(
     "support_cases",
@@ -61,8 +62,9 @@ CASES = Table(
         Column("priority"), Column("line", "int"), Column("assignee"),
         Column("first_reply_agent"), Column("opened_at", "timestamp"),
         Column("first_response_at", "timestamp"), Column("first_response_seconds", "int"),
-        Column("first_response_business_seconds", "int"), Column("resolved_at", "timestamp"),
-        Column("resolution_seconds", "int"), Column("resolution_business_seconds", "int"),
+        Column("first_response_business_micros", "int"), Column("resolved_at", "timestamp"),
+        Column("resolution_seconds", "int"), Column("resolution_business_micros", "int"),
+        Column("calendar"),
         Column("replies", "int"), Column("replies_before_resolution", "int"),
         Column("reopened_count", "int"), Column("closed_at", "timestamp"), Column("csat", "int"),
         Column("rated_at", "timestamp"), Column("first_response_due", "timestamp"),
@@ -136,11 +138,11 @@ def _minus(items: list[Item], others: list[Item]) -> list[Item]:
 
 class SupportMetricsProjection(Projection):
     name = "support_metrics"
-    version = 1
+    version = 2
     tables = (CASES, ROLLUPS, NPS)
 
-    def __init__(self, business_time: BusinessTime | None = None) -> None:
-        self.business_time = business_time
+    def __init__(self) -> None:
+        self._calendars: dict[str, BusinessCalendar] = {}
         # The items a page moves in and out of each rollup, per page (by its rows): applied in
         # `finish_page`, so a rollup is read, unpacked and packed once a page, however many of
         # its events touch it (a busy month's rollup holds thousands of durations).
@@ -157,17 +159,26 @@ class SupportMetricsProjection(Projection):
             raise LookupError(f"case {e.originator_id} has no Opened event before {e}")
         return row
 
+    def _calendar(self, document: str) -> BusinessCalendar:
+        calendar = self._calendars.get(document)
+        if calendar is None:
+            calendar = self._calendars[document] = BusinessCalendar.from_document(
+                json.loads(document))
+        return calendar
+
     def _derive(self, row: dict[str, Any]) -> list[Item]:
         """Durations, SLA outcomes and the latest dated item from the row's facts; its items."""
         opened, answered, resolved = row["opened_at"], row["first_response_at"], row["resolved_at"]
         row["first_response_seconds"] = seconds_between(opened, answered) if answered else None
         row["resolution_seconds"] = seconds_between(opened, resolved) if resolved else None
-        if self.business_time is not None:
-            unit = timedelta(seconds=1)
-            row["first_response_business_seconds"] = (
-                self.business_time(opened, answered) // unit if answered else None)
-            row["resolution_business_seconds"] = (
-                self.business_time(opened, resolved) // unit if resolved else None)
+        if row["calendar"] is not None:  # the calendar the case's SLA targets count in
+            calendar = self._calendar(row["calendar"])
+            row["first_response_business_micros"] = (
+                calendar.business_time_between(opened, answered) // _MICROSECOND
+                if answered else None)
+            row["resolution_business_micros"] = (
+                calendar.business_time_between(opened, resolved) // _MICROSECOND
+                if resolved else None)
         row["first_response_sla"] = sla_state(row["first_response_due"], answered,
                                               bool(row["first_response_breached"]))
         row["resolution_sla"] = sla_state(row["resolution_due"], resolved,
@@ -250,6 +261,8 @@ class SupportMetricsProjection(Projection):
             "reopened_count": 0, "closed_at": None, "csat": None, "rated_at": None,
             "first_response_due": e.first_response_due, "resolution_due": e.resolution_due,
             "first_response_breached": False, "resolution_breached": False,
+            "calendar": (json.dumps(e.sla["calendar"], sort_keys=True)
+                         if getattr(e, "sla", None) else None),
         }, e, position)
 
     @handles("carelog:Case.Assigned")

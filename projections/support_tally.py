@@ -31,8 +31,9 @@ SLA_KINDS = ("first_response", "resolution")
 
 # An item: (kind, business time, values...). Kinds and their values:
 #   ("opened", at)
-#   ("first_response", at, microseconds)
-#   ("resolved", at, microseconds, replies before resolution, reopened since: 0 or 1)
+#   ("first_response", at, microseconds, business microseconds)
+#   ("resolved", at, microseconds, replies before resolution, reopened since: 0 or 1,
+#    business microseconds)
 #   ("csat", at, score 1-5)
 #   ("sla", due at, priority weight, met: 0 or 1)
 Item = tuple[Any, ...]
@@ -87,10 +88,14 @@ def items_of(case: dict[str, Any]) -> list[Item]:
     items: list[Item] = [("opened", case["opened_at"])]
     opened, answered, resolved = case["opened_at"], case["first_response_at"], case["resolved_at"]
     if answered is not None:
-        items.append(("first_response", answered, micros_between(opened, answered)))
+        wall = micros_between(opened, answered)
+        items.append(("first_response", answered, wall,
+                      _or(case.get("first_response_business_micros"), wall)))
     if resolved is not None:
-        items.append(("resolved", resolved, micros_between(opened, resolved),
-                      case["replies_before_resolution"], 1 if case["reopened_count"] else 0))
+        wall = micros_between(opened, resolved)
+        items.append(("resolved", resolved, wall, case["replies_before_resolution"],
+                      1 if case["reopened_count"] else 0,
+                      _or(case.get("resolution_business_micros"), wall)))
     if case["csat"] is not None:
         items.append(("csat", case["rated_at"], case["csat"]))
     weight = PRIORITY_WEIGHTS.get(case["priority"], 1)
@@ -99,6 +104,11 @@ def items_of(case: dict[str, Any]) -> list[Item]:
         if state is not None and due is not None:  # dated by its due time
             items.append(("sla", due, weight, 1 if state == "met" else 0))
     return items
+
+
+def _or(value: int | None, default: int) -> int:
+    """A case without a calendar (opened before calendars existed) counts around the clock."""
+    return default if value is None else value
 
 
 def sla_state(due: datetime | None, done_at: datetime | None, breached: bool) -> str | None:
@@ -173,7 +183,10 @@ def _numbers(text: str | None) -> array[int]:
 
 COUNTERS = ("opened", "resolved", "reopened", "replies", "first_response_count",
             "first_response_sum", "resolution_sum", "csat_count", "csat_good", "sla_targets",
-            "sla_met", "sla_weight", "sla_met_weight")
+            "sla_met", "sla_weight", "sla_met_weight", "first_response_business_sum",
+            "resolution_business_sum")
+DURATIONS = ("first_responses", "resolutions", "first_responses_business",
+             "resolutions_business")
 
 
 @dataclass(slots=True)
@@ -195,8 +208,13 @@ class Tally:
     sla_met: int = 0
     sla_weight: int = 0
     sla_met_weight: int = 0
+    first_response_business_sum: int = 0
+    resolution_business_sum: int = 0
     first_responses: list[int] = field(default_factory=list)
     resolutions: list[int] = field(default_factory=list)
+    first_responses_business: list[int] = field(default_factory=list)
+    """In business time of the case's calendar (the one its SLA targets count in)."""
+    resolutions_business: list[int] = field(default_factory=list)
 
     def add(self, item: Item, sign: int = 1, keep_sorted: bool = True) -> None:
         """Count an item in (sign 1) or take it out again (sign -1).
@@ -210,13 +228,17 @@ class Tally:
         elif kind == "first_response":
             self.first_response_count += sign
             self.first_response_sum += sign * item[2]
+            self.first_response_business_sum += sign * item[3]
             _change(self.first_responses, item[2], sign, keep_sorted)
+            _change(self.first_responses_business, item[3], sign, keep_sorted)
         elif kind == "resolved":
             self.resolved += sign
             self.resolution_sum += sign * item[2]
             self.replies += sign * item[3]
             self.reopened += sign * item[4]
+            self.resolution_business_sum += sign * item[5]
             _change(self.resolutions, item[2], sign, keep_sorted)
+            _change(self.resolutions_business, item[5], sign, keep_sorted)
         elif kind == "csat":
             self.csat_count += sign
             self.csat_good += sign * (1 if item[2] >= 4 else 0)
@@ -230,12 +252,12 @@ class Tally:
         """Add another tally in; value lists are only appended (call `finish` before reading)."""
         for name in COUNTERS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.first_responses += other.first_responses
-        self.resolutions += other.resolutions
+        for name in DURATIONS:
+            getattr(self, name).extend(getattr(other, name))
 
     def finish(self) -> Tally:
-        self.first_responses.sort()
-        self.resolutions.sort()
+        for name in DURATIONS:
+            getattr(self, name).sort()
         return self
 
     @property
@@ -245,33 +267,52 @@ class Tally:
     def pack(self) -> str:
         """The counters, then how many durations of each kind, then the durations."""
         counts = [getattr(self, name) for name in COUNTERS]
-        return pack([*counts, len(self.first_responses), len(self.resolutions),
-                     *self.first_responses, *self.resolutions])
+        lists = [getattr(self, name) for name in DURATIONS]
+        return pack([*counts, *(len(values) for values in lists),
+                     *(v for values in lists for v in values)])
 
     @classmethod
     def unpack(cls, text: str) -> Tally:
-        numbers = unpack(text)
-        n = len(COUNTERS)
-        answered = n + 2 + numbers[n]
-        counts: dict[str, Any] = dict(zip(COUNTERS, numbers, strict=False))
-        return cls(**counts, first_responses=numbers[n + 2:answered],
-                   resolutions=numbers[answered:answered + numbers[n + 1]])
+        counts, lists = _split(unpack(text))
+        fields: dict[str, Any] = dict(zip(COUNTERS, counts, strict=True))
+        fields.update((name, list(values)) for name, values in zip(DURATIONS, lists, strict=True))
+        return cls(**fields)
 
     def figures(self) -> dict[str, Any]:
         """The metrics of this tally (call on a finished one); ratios without data are None."""
-        return figures_of([getattr(self, name) for name in COUNTERS], self.first_responses,
-                          self.resolutions)
+        return figures_of([getattr(self, name) for name in COUNTERS],
+                          *(getattr(self, name) for name in DURATIONS))
+
+
+def _split(numbers: Sequence[int]) -> tuple[Sequence[int], list[Sequence[int]]]:
+    """A packed tally's counters and its duration lists."""
+    n, k = len(COUNTERS), len(DURATIONS)
+    lists = []
+    at = n + k
+    for length in numbers[n:n + k]:
+        lists.append(numbers[at:at + length])
+        at += length
+    return numbers[:n], lists
 
 
 def figures_of(counts: Sequence[int], first_responses: Sequence[int],
-               resolutions: Sequence[int]) -> dict[str, Any]:
+               resolutions: Sequence[int], first_responses_business: Sequence[int],
+               resolutions_business: Sequence[int]) -> dict[str, Any]:
     """The metrics of a tally's counters (in `COUNTERS` order) and sorted durations.
 
-    Durations are tallied in microseconds and reported in seconds.
+    Durations are tallied in microseconds and reported in seconds; the business ones count
+    only the opening hours of the case's calendar.
     """
     (opened, resolved, reopened, replies, answered, answered_sum, resolution_sum, csat_count,
-     csat_good, targets, met, weight, met_weight) = counts
+     csat_good, targets, met, weight, met_weight, answered_business_sum,
+     resolution_business_sum) = counts
     return {
+        "first_response_business_median": quantile(first_responses_business, MEDIAN, MICROS),
+        "first_response_business_mean": mean(answered_business_sum, answered, MICROS),
+        "first_response_business_p90": quantile(first_responses_business, P90, MICROS),
+        "resolution_business_median": quantile(resolutions_business, MEDIAN, MICROS),
+        "resolution_business_mean": mean(resolution_business_sum, resolved, MICROS),
+        "resolution_business_p90": quantile(resolutions_business, P90, MICROS),
         "opened": opened, "resolved": resolved, "first_responses": answered,
         "first_response_median": quantile(first_responses, MEDIAN, MICROS),
         "first_response_mean": mean(answered_sum, answered, MICROS),
@@ -289,11 +330,8 @@ def figures_of(counts: Sequence[int], first_responses: Sequence[int],
 
 def packed_figures(text: str) -> dict[str, Any]:
     """`Tally.unpack(text).figures()`, without building the tally (rollups keep lists sorted)."""
-    numbers = _numbers(text)  # slices of an array are arrays: no list is made
-    n = len(COUNTERS)
-    answered = n + 2 + numbers[n]
-    return figures_of(numbers[:n], numbers[n + 2:answered],
-                      numbers[answered:answered + numbers[n + 1]])
+    counts, lists = _split(_numbers(text))  # slices of an array are arrays: no list is made
+    return figures_of(counts, *lists)
 
 
 def _change(ordered: list[int], value: int, sign: int, keep_sorted: bool) -> None:

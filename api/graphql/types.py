@@ -170,6 +170,14 @@ class SupportMetricRow:
         description="Opening to first resolution (the question answered, not the case closed).")
     resolution_mean_seconds: float | None
     resolution_p90_seconds: float | None
+    first_response_business_median_seconds: float | None = strawberry.field(
+        description="In the opening hours of the case's calendar (the one its SLA targets "
+                    "count in): what the client's plan promises.")
+    first_response_business_mean_seconds: float | None
+    first_response_business_p90_seconds: float | None
+    resolution_business_median_seconds: float | None
+    resolution_business_mean_seconds: float | None
+    resolution_business_p90_seconds: float | None
     replies_to_resolution_mean: float | None = strawberry.field(
         description="Agent replies before the first resolution, per resolved case.")
     reopen_rate: float | None = strawberry.field(
@@ -202,6 +210,12 @@ class SupportMetricRow:
             resolution_median_seconds=r["resolution_median"],
             resolution_mean_seconds=r["resolution_mean"],
             resolution_p90_seconds=r["resolution_p90"],
+            first_response_business_median_seconds=r["first_response_business_median"],
+            first_response_business_mean_seconds=r["first_response_business_mean"],
+            first_response_business_p90_seconds=r["first_response_business_p90"],
+            resolution_business_median_seconds=r["resolution_business_median"],
+            resolution_business_mean_seconds=r["resolution_business_mean"],
+            resolution_business_p90_seconds=r["resolution_business_p90"],
             replies_to_resolution_mean=r["replies_to_resolution_mean"],
             reopen_rate=r["reopen_rate"], csat=r["csat"], csat_responses=r["csat_responses"],
             nps=r["nps"], nps_responses=r["nps_responses"], sla_attainment=r["sla_attainment"],

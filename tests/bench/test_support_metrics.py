@@ -87,7 +87,8 @@ def _cases(n: int, seed: int = 3) -> list[dict[str, Any]]:
             "resolution_due": opened + timedelta(hours=res_hours),
             "first_response_breached": answered is None and rng.random() < 0.8,
             "resolution_breached": False, "version": 5, "position": i + 1,
-            "first_response_business_seconds": None, "resolution_business_seconds": None,
+            "first_response_business_micros": None, "resolution_business_micros": None,
+            "calendar": None,
         }
         derive(row)
         rows.append(row)

@@ -107,8 +107,9 @@ def test_numbers_and_tallies_pack_and_unpack():
     assert unpack(pack(numbers)) == numbers
     assert unpack(pack([])) == []
     assert unpack(None) == []
-    tally = tally_items([("opened", T0), ("first_response", T0, 60), ("first_response", T0, 7),
-                         ("resolved", T0, 10**10, 3, 1), ("csat", T0, 4), ("sla", T0, 2, 0)])
+    tally = tally_items([("opened", T0), ("first_response", T0, 60, 50),
+                         ("first_response", T0, 7, 7), ("resolved", T0, 10**10, 3, 1, 10**9),
+                         ("csat", T0, 4), ("sla", T0, 2, 0)])
     assert Tally.unpack(tally.pack()) == tally
     assert Tally.unpack(Tally().pack()) == Tally()
 
@@ -144,15 +145,15 @@ def test_an_sla_target_is_met_by_its_due_time_or_breached(due, done, breached, s
 
 
 def test_a_tally_takes_out_exactly_what_it_counted():
-    items = [("opened", T0), ("first_response", T0, 60), ("first_response", T0, 30),
-             ("resolved", T0, 600, 2, 1), ("csat", T0, 5), ("sla", T0, 3, 1)]
+    items = [("opened", T0), ("first_response", T0, 60, 60), ("first_response", T0, 30, 30),
+             ("resolved", T0, 600, 2, 1, 600), ("csat", T0, 5), ("sla", T0, 3, 1)]
     tally = tally_items(items)
     for item in items:
         tally.add(item, -1)
     assert tally.empty
     assert tally == Tally()
     with pytest.raises(ValueError, match="not among"):
-        tally.add(("first_response", T0, 60), -1)
+        tally.add(("first_response", T0, 60, 60), -1)
 
 
 # The log --------------------------------------------------------------------------------------
@@ -268,7 +269,8 @@ def test_the_case_row_holds_the_facts(log):
     assert c4["first_response_due"] == log.times[3] + 48 * H
     assert (c5["first_response_sla"], c5["resolution_sla"]) == ("met", None)
     assert c5["resolution_seconds"] is None
-    assert c1["first_response_business_seconds"] is None  # no calendar given
+    # Around the clock (the account's calendar): business time is wall-clock time.
+    assert c1["first_response_business_micros"] == 30 * 60 * 1_000_000
 
 
 def test_a_month_adds_up_to_the_hand_computed_figures(log):
@@ -350,18 +352,27 @@ def test_pages_of_any_size_give_the_same_rows(desk, log):
         assert rows.tables["support_rollups"] == log.rows.tables["support_rollups"]
 
 
-def test_a_business_calendar_fills_the_business_seconds(desk, log):
-    def half(a, b):
-        return (b - a) / 2
+def test_business_durations_count_the_opening_hours_of_the_case_calendar(desk, clock,
+                                                                        open_account):
+    account = open_account(tier="enterprise")  # Mon-Fri 09:00-18:00 Europe/Berlin
+    clock.advance(timedelta(days=30))
+    friday_5pm = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 17:00 in Berlin
+    case = desk.open_case(account_id=account, channel="email", subject="Help", text="Hi",
+                          actor=CLIENT, occurred_at=friday_5pm).ids["caseId"]
+    desk.reply_to_case(case_id=case, text="On it", agent="Ann", actor=STAFF,
+                       occurred_at=friday_5pm + 65 * H)  # Monday 10:00 in Berlin
+    desk.resolve_case(case_id=case, actor=STAFF, occurred_at=friday_5pm + 66 * H)
 
-    projection = SupportMetricsProjection(business_time=half)
-    rows = MemoryRows()
-    for n in notifications(desk):
-        projection.apply(n.topic, desk.mapper.to_domain_event(n), rows, n.id)
-    projection.finish_page(rows, 0)
-    c1 = rows.get(CASES, str(log.cases[0]))
-    assert (c1["first_response_business_seconds"], c1["resolution_business_seconds"]) == (
-        900, 9000)
+    rows = fold(desk)
+
+    row = rows.get(CASES, str(case))
+    assert row["first_response_seconds"] == 65 * 3600
+    assert row["first_response_business_micros"] == 2 * 3600 * 1_000_000  # Fri 1 h + Mon 1 h
+    assert row["resolution_business_micros"] == 3 * 3600 * 1_000_000
+    month = rollup(rows, "priority", "month").figures()
+    assert month["first_response_median"] == 65 * 3600.0
+    assert month["first_response_business_median"] == 2 * 3600.0
+    assert month["resolution_business_mean"] == 3 * 3600.0
 
 
 def test_an_sla_event_for_a_case_never_opened_is_a_lookup_error(log):
