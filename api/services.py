@@ -24,7 +24,7 @@ from projections.registry import all_projections
 from projections.replay import Replays
 from projections.runner import ApplicationLog
 from projections.store import ViewStore
-from projections.support_metrics import SupportMetricsView
+from projections.support_metrics import SupportMetricsProjection, SupportMetricsView
 
 T = TypeVar("T")
 
@@ -35,6 +35,10 @@ UNKNOWN_VIEW = "?"
 
 class WaitTimeoutError(DomainError):
     code = "WAIT_TIMEOUT"
+
+
+AS_OF_VIEWS = (*PortfolioView.projections, SupportMetricsProjection.name)
+"""The views an as-of answer may read: the portfolio's and the account's support metrics."""
 
 
 class Views:
@@ -115,7 +119,7 @@ class Services:
         """The live views, or (with `as_of`) the log replayed up to that moment."""
         if as_of is None:
             return self.live
-        store = await asyncio.to_thread(self.replays.views, as_of, PortfolioView.projections)
+        store = await asyncio.to_thread(self.replays.views, as_of, AS_OF_VIEWS)
         return Views(self, store, as_of)
 
     async def wait_for(self, notification_id: int | None) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -21,13 +21,16 @@ from api.graphql.types import (
     Interaction,
     Money,
     PageInfo,
+    PeriodGrain,
     Priority,
     RevenuePoint,
+    SupportMetricRow,
     Tier,
 )
 from api.services import Views
 from domain import values
 from projections.case_queues import CaseFilter
+from projections.support_metrics import MetricFilter, MetricQuery
 
 
 @strawberry.type
@@ -115,6 +118,22 @@ class Account:
             found = await self.source.read(self.source.health.get_many, [str(self.id)])
             row = found.get(str(self.id))
         return AccountHealth.from_row(row, self._views(info)) if row else None
+
+    @strawberry.field(description="This account's support metrics by period, over the year to "
+                                  "the time asked about (or the range given).")
+    async def metrics(self, info: Info, period: PeriodGrain = PeriodGrain.MONTH,
+                      from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+                      to: datetime | None = None) -> list[SupportMetricRow]:
+        authorize(info.context.viewer, Action.READ_CASES, self.id)
+        views = self._views(info)
+        if to is None:
+            if views.as_of is None:
+                info.context.uses_clock = True
+            to = views.as_of or datetime.now(UTC)
+        query = MetricQuery(grain=period.value, start=from_ or to - timedelta(days=365),
+                            end=to, where=MetricFilter(account_id=str(self.id)))
+        rows = await views.read(views.support.report, query)
+        return [SupportMetricRow.from_row(r) for r in rows]
 
     @strawberry.field(description="This account's revenue figures over the 12 months to the "
                                   "time asked about.")

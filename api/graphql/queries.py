@@ -23,7 +23,9 @@ from api.graphql.types import (
     Connection,
     Edge,
     FeedbackStatus,
+    MetricDimension,
     PageInfo,
+    PeriodGrain,
     Priority,
     QueueSummary,
     SupportMetricRow,
@@ -101,23 +103,6 @@ class CaseFilterInput:
     priority: Priority | None = None
     channel: Channel | None = None
     escalated: bool | None = None
-
-
-@strawberry.enum
-class MetricDimension(Enum):
-    CHANNEL = "channel"
-    AGENT = "agent"
-    LINE = "line"
-    ACCOUNT = "account"
-    PRIORITY = "priority"
-    TOPIC = "topic"
-
-
-@strawberry.enum
-class PeriodGrain(Enum):
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
 
 
 @strawberry.input(name="MetricFilter")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -147,6 +148,23 @@ class CommandResult:
         default=None, description="The health model version a publication made.")
     survey_response_id: UUID | None = None
     feedback_id: UUID | None = None
+
+
+@strawberry.enum
+class MetricDimension(Enum):
+    CHANNEL = "channel"
+    AGENT = "agent"
+    LINE = "line"
+    ACCOUNT = "account"
+    PRIORITY = "priority"
+    TOPIC = "topic"
+
+
+@strawberry.enum
+class PeriodGrain(Enum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
 
 
 @strawberry.type(description="Support metrics of one group in one period. Dimensions the report "

@@ -47,6 +47,9 @@ def book(gql: GraphQL) -> dict[str, Any]:
     _mutate(gql, 'logTouchpoint(accountId: $id, kind: MEETING, twoWay: true, '
                  'contactIds: [$contact], occurredAt: "2026-02-25T09:00:00Z")',
             id=acme, contact=sponsor)
+    gql("""mutation($id: UUID!) { openCase(input: {accountId: $id, channel: EMAIL,
+        subject: "Export", text: "Stuck", occurredAt: "2026-02-16T09:00:00Z"}) { caseId } }""",
+        id=acme)
     risk = _mutate(gql, 'setRenewalRisk(accountId: $id, level: AT_RISK, note: "budget cut", '
                         'occurredAt: "2026-03-01T09:00:00Z")', id=acme)
     return {"acme": acme, "birch": birch, "cedar": cedar, "risk": risk}
@@ -64,7 +67,8 @@ HEALTH = """query($id: UUID!, $asOf: DateTime) { account(id: $id, asOf: $asOf) {
     changeSinceWeekAgo { valueDelta scoreDelta gateEffect roundingEffect
       components { key scoreEffect renormalisationEffect } }
     history(days: 200) { day score confirmedBand } }
-  kpis { arr { amount } arrYearAgo { amount } movement } } }"""
+  kpis { arr { amount } arrYearAgo { amount } movement }
+  metrics(period: MONTH) { periodStart opened } } }"""
 
 
 def test_the_portfolio_ranks_by_arr_and_shows_red_revenue_at_risk(gql, book):
@@ -109,11 +113,14 @@ def test_an_account_explains_its_score_with_the_events_behind_it(gql, book):
     assert days == sorted(days)
     assert days[-1] == "2026-02-28", "the close of the day before the latest event"
     assert account["kpis"]["movement"] in ("expansion", "new")
+    assert [(m["periodStart"], m["opened"]) for m in account["metrics"]] == [("2026-02-01", 1)]
 
 
 def test_as_of_answers_replay_the_log_without_the_later_events(gql, book):
     gql(PORTFOLIO, wait=book["risk"]["notificationId"])
 
+    past = gql(HEALTH, id=book["acme"], asOf="2026-02-10T12:00:00Z")["account"]
+    assert past["metrics"] == [], "the case was opened after that moment"
     before = gql(HEALTH, id=book["acme"], asOf="2026-02-28T12:00:00Z")["account"]["health"]
     entries = gql(PORTFOLIO, asOf="2026-01-15T00:00:00Z")["portfolio"]
 
