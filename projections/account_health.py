@@ -268,6 +268,7 @@ _MODEL_TOPIC = "carelog:HealthPolicy.ModelPublished"
 class AccountHealthProjection(Projection):
     name = "account_health"
     version = 1
+    min_page_size = 20_000
     tables = (RECORDS, CASE_ACCOUNTS, CLOSES, HEALTH, SETTINGS)
 
     def __init__(self) -> None:

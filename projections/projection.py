@@ -30,6 +30,9 @@ class Projection:
 
     name: ClassVar[str]
     version: ClassVar[int] = 1
+    min_page_size: ClassVar[int] = 1
+    """At least this many notifications per page when that many are waiting: a projection
+    whose page-wide work is heavy (re-scoring accounts) catches up in fewer, larger pages."""
     tables: ClassVar[tuple[Table, ...]]
     _handlers: ClassVar[dict[str, str]]
 

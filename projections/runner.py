@@ -79,7 +79,7 @@ class ProjectionRunner:
         self.projection = projection
         self.store = store
         self.events = events
-        self.page_size = page_size
+        self.page_size = max(page_size, projection.min_page_size)
         self.on_folded = on_folded
         """Told what changed after each commit that folded events of the projection."""
         self._dead_letter_at: int | None = None

@@ -138,7 +138,7 @@ def _minus(items: list[Item], others: list[Item]) -> list[Item]:
 
 class SupportMetricsProjection(Projection):
     name = "support_metrics"
-    version = 2
+    version = 3
     tables = (CASES, ROLLUPS, NPS)
 
     def __init__(self) -> None:
@@ -308,6 +308,11 @@ class SupportMetricsProjection(Projection):
                 r.update(csat=e.csat, rated_at=e.occurred_at)  # the latest rating counts
 
         self._change(rows, e, position, change)
+
+    @handles("carelog:Case.PriorityChanged")
+    def priority_changed(self, e: Any, rows: Rows, position: int) -> None:
+        """The case moves to its new priority's group, SLA weights included."""
+        self._change(rows, e, position, lambda r: r.update(priority=e.priority))
 
     @handles("carelog:Case.SlaTargetsSet")
     def sla_targets_set(self, e: Any, rows: Rows, position: int) -> None:
