@@ -105,8 +105,8 @@ def test_the_relay_publishes_the_log_in_order_and_the_views_follow(runtime: Runt
                     heard.append(change)
 
             collector = asyncio.create_task(collect())
-            await until(lambda: runtime.store.positions().get("case_queues", 0) == head
-                        and runtime.store.positions().get("accounts", 0) == head)
+            await until(lambda: all(runtime.store.positions().get(r.name, 0) == head
+                                    for r in runtime.runners))
             await until(lambda: {c.projection for c in heard} >= {"accounts", "case_queues"},
                         10)
             collector.cancel()
