@@ -98,7 +98,8 @@ def caught_up(runtime: Runtime) -> Callable[[], bool]:
     def check() -> bool:
         head = runtime.desk.recorder.max_notification_id()
         positions = runtime.store.positions()
-        return all(positions.get(n, 0) == head for n in (RELAY, "accounts", "case_queues"))
+        names = (RELAY, *(r.name for r in runtime.runners))
+        return all(positions.get(n, 0) == head for n in names)
     return check
 
 

@@ -65,10 +65,10 @@ def test_a3_projector_process_killed_mid_batch_leaves_views_equal_to_a_rebuild(
                                        stderr=subprocess.STDOUT)
             starts += 1
             positions = runtime.store.positions
-            if kills >= 3 or all(positions().get(n, 0) == head
-                                 for n in ("accounts", "case_queues")):
+            names = [r.name for r in runtime.runners]
+            if kills >= 3 or all(positions().get(n, 0) == head for n in names):
                 deadline = time.monotonic() + 60
-                while not all(positions().get(n, 0) == head for n in ("accounts", "case_queues")):
+                while not all(positions().get(n, 0) == head for n in names):
                     assert time.monotonic() < deadline, (tmp_path / "projector.log").read_text()
                     time.sleep(0.05)
                 while (tmp_path / "projector.log").read_text().count("running") < starts:

@@ -168,11 +168,12 @@ def test_one_relay_publishes_and_another_takes_over_when_it_stops(runtime: Runti
 def test_a_stream_reset_is_republished_from_the_log_and_views_skip_what_they_hold(
         runtime: Runtime) -> None:
     head = seed(runtime, accounts=3)
+    names = [r.name for r in runtime.runners]
 
     async def scenario() -> None:
         async with workers(runtime):
             await until(lambda: all(runtime.store.positions().get(n, 0) == head
-                                    for n in (RELAY, "accounts", "case_queues")))
+                                    for n in (RELAY, *names)))
             assert await reset_stream(runtime.settings)
             later = await asyncio.to_thread(
                 runtime.desk.open_account, name="After Reset", tier="vip",
@@ -180,7 +181,7 @@ def test_a_stream_reset_is_republished_from_the_log_and_views_skip_what_they_hol
                 occurred_at=START - timedelta(days=1))
             await until(lambda: all(runtime.store.positions().get(n, 0)
                                     == later.notification_id
-                                    for n in (RELAY, "accounts", "case_queues")), 60)
+                                    for n in (RELAY, *names)), 60)
 
     run(scenario())
     assert run(stream_ids(runtime.settings.nats_url or "", runtime.settings.nats_prefix)) \
