@@ -8,7 +8,7 @@ async code run them in a worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
@@ -435,22 +435,10 @@ class CareDesk(Application[UUID]):
         Each breach occurred when its target passed, whenever the clock worker notices it.
         """
         when = self._when(at)
-        recorded: dict[str, int] = {}
-
-        def breach(case: Case) -> None:
-            recorded["n"] = case.record_sla_breaches(when, actor)
-
-        def attempt() -> CommandResult:
-            case = self._get(Case, case_id)
-            breach(case)
-            if not recorded["n"]:
-                return CommandResult({"caseId": case.id}, self._head(), case.version,
-                                     duplicate=True)
-            recordings = self.save(case)
-            return CommandResult({"caseId": case.id}, recordings[-1].notification.id,
-                                 case.version, extra={"breaches": recorded["n"]})
-
-        return self._retrying(attempt, None)
+        counted: list[int] = []
+        result = self._update(Case, case_id, None,
+                              lambda c: counted.append(c.record_sla_breaches(when, actor)))
+        return result if result.duplicate else replace(result, extra={"breaches": counted[-1]})
 
     def set_calendar(self, *, account_id: UUID, document: dict[str, Any], actor: str,
                      occurred_at: datetime | None = None) -> CommandResult:

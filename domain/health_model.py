@@ -52,6 +52,8 @@ GATES: Mapping[str, str] = MappingProxyType({
     "G5": "champion left",
 })
 PROFILES = ("established", "onboarding")
+BAND_SEVERITY = {"green": 0, "yellow": 1, "red": 2}
+"""The colour bands from healthy to not; grey (too little data) has no place in it."""
 PRIORITIES = ("urgent", "high", "normal", "low")
 RISK_LEVELS = ("none", "early_warning", "at_risk", "churn_notice")
 SLA_KINDS = ("first_response", "resolution")

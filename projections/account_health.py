@@ -22,6 +22,7 @@ from typing import Any
 
 from domain.errors import InvalidInputError
 from domain.health_model import (
+    BAND_SEVERITY,
     DEFAULT_MODEL,
     Close,
     ContractionRequest,
@@ -80,7 +81,6 @@ HEALTH = Table(
 SETTINGS = Table("health_settings", columns=(Column("key"), Column("value")), key=("key",))
 
 _SENTIMENT_LEVEL = {"healthy": 0, "concerned": 1, "at_risk": 2}
-_BAND_LEVEL = {"green": 0, "yellow": 1, "red": 2}
 _WEEK = timedelta(days=7)
 _KEEP_RECENT = 9
 _NOT_ACTIVITY = frozenset({"Opened", "ContactAdded", "ContactRoleChanged", "ContactLeft"})
@@ -482,9 +482,9 @@ class AccountHealthProjection(Projection):
 
 def _disagree(sentiment: str | None, band: str) -> bool:
     """The manager's reading and the confirmed band are two levels apart."""
-    if sentiment is None or band not in _BAND_LEVEL:
+    if sentiment is None or band not in BAND_SEVERITY:
         return False
-    return abs(_SENTIMENT_LEVEL[sentiment] - _BAND_LEVEL[band]) >= 2
+    return abs(_SENTIMENT_LEVEL[sentiment] - BAND_SEVERITY[band]) >= 2
 
 
 

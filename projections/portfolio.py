@@ -215,30 +215,30 @@ class PortfolioView:
         The cohort is taken at the start of the period: an account that churned during it has
         left today's top list, and leaving it out would hide exactly the churn GRR measures.
         """
-        with self.store.reader() as tx:
-            every = [r["id"] for r in tx.fetch_all("SELECT id FROM accounts")]
-        timelines = self._timelines(every)
+        timelines = self._timelines(None)
         at_start = sorted((t for t in timelines if t.arr_at(start) > 0),
                           key=lambda t: (-t.arr_at(start), t.account_id))[:self.key_accounts]
         cohort = {t.account_id for t in at_start}
         return [t for t in timelines if t.account_id in cohort or t.account_id in key_at_end]
 
-    def _timelines(self, ids: list[str]) -> list[RevenueTimeline]:
-        if not ids:
-            return []
-        marks = ", ".join("?" * len(ids))
+    def _timelines(self, ids: list[str] | None) -> list[RevenueTimeline]:
+        """Revenue timelines of these accounts (None: of every account)."""
+        where = "" if ids is None else f" AND account_id IN ({', '.join('?' * len(ids))})"
+        params = ids or []
         with self.store.reader() as tx:
+            if ids is None:
+                ids = [r["id"] for r in tx.fetch_all("SELECT id FROM accounts")]
             revenue = tx.fetch_all(
-                f"SELECT account_id, period, mrr_cents, currency FROM account_revenue "
-                f"WHERE account_id IN ({marks}) ORDER BY account_id, period", ids)
+                "SELECT account_id, period, mrr_cents, currency FROM account_revenue "
+                f"WHERE TRUE{where} ORDER BY account_id, period", params)
             churns = tx.fetch_all(
-                f"SELECT id, churned_at FROM accounts WHERE id IN ({marks}) AND churned_at "
-                "IS NOT NULL", ids)
+                "SELECT id AS account_id, churned_at FROM accounts "
+                f"WHERE churned_at IS NOT NULL{where.replace('account_id', 'id')}", params)
         by_account: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
         for r in revenue:
             mrr = from_cents(self.rates.convert_cents(r["mrr_cents"], r["currency"]))
             by_account[r["account_id"]].append((r["period"], mrr))
-        churned = {r["id"]: _day(r["churned_at"]) for r in churns}
+        churned = {r["account_id"]: _day(r["churned_at"]) for r in churns}
         return [RevenueTimeline(i, by_account.get(i, []),
                                 churns=[churned[i]] if i in churned else [])
                 for i in ids]

@@ -28,6 +28,8 @@ from functools import reduce
 from itertools import pairwise
 from types import MappingProxyType
 
+from domain.values import RenewalLikelihood as Likelihood
+
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN,
@@ -414,15 +416,6 @@ class Band(StrEnum):
     YELLOW = "yellow"
     RED = "red"
     GREY = "grey"
-
-
-class Likelihood(StrEnum):
-    """The manager's renewal likelihood (customerOS's four levels)."""
-
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    ZERO = "zero"
 
 
 @dataclass(frozen=True, slots=True)

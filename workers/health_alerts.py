@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
 from domain.alert import Alert
 from domain.application import CareDesk
 from domain.errors import DomainError
+from domain.health_model import BAND_SEVERITY
 from projections.account_health import AccountHealthView, day_end
 from projections.alerts_and_goals import AlertsAndGoalsView
 
 ACTOR = "system:health-alerts"
 WINDOW_DAYS = 7
 FALL_POINTS = 10
-_LEVEL = {"green": 0, "yellow": 1, "red": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,8 @@ def candidates(account_id: str, closes: list[dict[str, Any]], recent: date) -> l
         fell = bool(prior) and max(prior) - close["score"] >= FALL_POINTS
         if day >= recent and before is not None:
             was, now = before["confirmed_band"], close["confirmed_band"]
-            if was in _LEVEL and now in _LEVEL and _LEVEL[now] > _LEVEL[was]:
+            if (was in BAND_SEVERITY and now in BAND_SEVERITY
+                    and BAND_SEVERITY[now] > BAND_SEVERITY[was]):
                 found.append(Candidate(account_id, "band_dropped", day, before["score"],
                                        close["score"], was, now, close["model_version"]))
             if fell and not falling:
@@ -72,7 +73,7 @@ class HealthAlertsReactor:
         if not recent:
             return 0
         newest = max(date.fromisoformat(c[-1]["day"]) for c in recent.values())
-        since = date.fromordinal(newest.toordinal() - WINDOW_DAYS + 1)
+        since = newest - timedelta(days=WINDOW_DAYS - 1)
         wanted = [c for account, closes in recent.items()
                   for c in candidates(account, closes, since)]
         ids = {c: str(Alert.id_for(UUID(c.account_id), c.kind, c.day, c.model_version))

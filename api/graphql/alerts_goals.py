@@ -5,28 +5,19 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 from uuid import UUID
 
 import strawberry
 
 from api.graphql.health import HealthBand, HealthDriver
+from domain.alert import AlertKind, AlertStatus
 from domain.goal import LOWER_IS_BETTER, GoalMetric
 from projections.portfolio import Kpis
 
-
-@strawberry.enum
-class AlertStatus(Enum):
-    OPEN = "open"
-    ACKNOWLEDGED = "acknowledged"
-    RESOLVED = "resolved"
-
-
-@strawberry.enum
-class AlertKind(Enum):
-    BAND_DROPPED = "band_dropped"
-    SCORE_FELL = "score_fell"
+# The domain's enumerations are the GraphQL enums (registered in place, named as in Python).
+strawberry.enum(AlertKind)
+strawberry.enum(AlertStatus)
 
 
 @strawberry.type(description="A key account's health fell; its manager acknowledges and "

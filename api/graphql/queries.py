@@ -12,7 +12,7 @@ from uuid import UUID
 import strawberry
 
 from api.auth import Action, ForbiddenError, authorize
-from api.graphql.alerts_goals import AlertStatus, Goal, HealthAlert
+from api.graphql.alerts_goals import Goal, HealthAlert
 from api.graphql.context import Info
 from api.graphql.feedback import FeedbackItem, feedback_connection
 from api.graphql.health import KpiReport, PortfolioEntry
@@ -31,6 +31,7 @@ from api.graphql.types import (
     SupportMetricRow,
     TopicCount,
 )
+from domain.alert import AlertStatus
 from domain.errors import InvalidInputError, NotFoundError
 from projections.case_queues import CaseFilter
 from projections.feedback_board import FeedbackFilter

@@ -17,7 +17,7 @@ class FakeIssue:
 
 
 class FakeTicketTracker:
-    """Issues in a dict, found by label at once (the Jira stub in tests/ lags like Jira)."""
+    """Issues in a dict, found by label at once (the Jira server in tests/ lags like Jira)."""
 
     def __init__(self, project: str = "FEED") -> None:
         self.project = project
