@@ -77,3 +77,82 @@ class TicketTracker(Protocol):
     def comment_once(self, key: str, marker: str, body: str) -> bool:
         """Add a comment unless one containing `marker` exists; True when it added one."""
         ...
+
+
+# Channels ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that came with a message: recorded as metadata, the content is not kept."""
+
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One client message as a channel adapter read it, before routing.
+
+    `external_id` is the channel's own id for the message (Telegram `<chat>:<message_id>`,
+    an email's Message-ID, ...): the same delivery twice yields the same id and is stored once.
+    `conversation` names where it was said (a Telegram chat id, an email address, a phone
+    number); `sender` is who said it, as the channel names them (email address, Telegram user
+    id, phone number). `thread` lists ids of earlier messages this one answers (In-Reply-To and
+    References, a Telegram reply), newest last; `case_ref` is a case tag found in the subject.
+    `edit_of` is the `external_id` of the message this one edits.
+    """
+
+    channel: str
+    external_id: str
+    conversation: str
+    sender: str
+    sender_name: str
+    text: str
+    occurred_at: datetime
+    subject: str | None = None
+    thread: tuple[str, ...] = ()
+    case_ref: str | None = None
+    edit_of: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    automated: bool = False
+    """An auto-reply, bounce or list mail (RFC 3834): recorded, never answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message we send on a channel: an agent's reply or a room post."""
+
+    channel: str
+    conversation: str
+    """Where to: a Telegram chat id, an email address."""
+    text: str
+    message_id: str
+    """Our own id for it (an email's Message-ID); a retried send reuses it."""
+    subject: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    """What the channel answered: its id for the sent message, or why it failed."""
+
+    delivered: bool
+    external_id: str | None = None
+    error: str | None = None
+    retryable: bool = False
+
+
+class MessageSender(Protocol):
+    """Sends our messages out on one channel (Telegram Bot API, SMTP).
+
+    Never raises for a refusal or an outage: the receipt says what happened, so the outcome
+    can be recorded as an event either way.
+    """
+
+    channel: str
+
+    def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        ...
