@@ -118,6 +118,9 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
     automated: bool = False
     """An auto-reply, bounce or list mail (RFC 3834): recorded, never answered."""
+    flagged: str | None = None
+    """Why a person must look before anyone acts on it (a mail claiming to come from staff
+    that fails authentication, a body that could not be read); None when nothing is odd."""
 
 
 @dataclass(frozen=True, slots=True)
