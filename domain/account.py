@@ -25,6 +25,21 @@ from domain.values import (
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Mail providers anyone can sign up at never identify a company.
+PUBLIC_MAIL_DOMAINS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "yahoo.com",
+    "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.de", "gmx.net",
+    "web.de", "mail.ru", "yandex.ru", "yandex.com", "qq.com", "163.com"})
+
+
+def _clean_domain(domain: str) -> str:
+    domain = domain.strip().lower().lstrip("@")
+    if not _DOMAIN.match(domain):
+        raise InvalidInputError(f"{domain!r} is not a mail domain")
+    if domain in PUBLIC_MAIL_DOMAINS:
+        raise InvalidInputError(f"{domain} is a public mail provider, not a company's domain")
+    return domain
 MAX_NAME = 200
 
 
@@ -75,6 +90,7 @@ class Account(Aggregate):
         self.currency = currency
         self.revenue: dict[str, Decimal] = {}
         self.contacts: dict[str, dict[str, Any]] = {}
+        self.email_domains: list[str] = []
         self.invoices: dict[str, dict[str, Any]] = {}
         self.renewal_risk = RenewalRisk.NONE.value
         self.sentiment: str | None = None
@@ -126,6 +142,21 @@ class Account(Aggregate):
             actor,
         )
         return contact_id
+
+    def set_email_domains(self, domains: list[str], occurred_at: datetime, actor: str) -> None:
+        """The company's mail domains: mail from an unknown address there reaches this account."""
+        cleaned = sorted({_clean_domain(d) for d in domains})
+        if cleaned == self.email_domains:
+            raise InvalidStateError("the account already has exactly these email domains")
+        self._set_email_domains(cleaned, occurred_at, actor)
+
+    def active_contact_ids(self) -> set[UUID]:
+        return {UUID(k) for k, c in self.contacts.items() if c["active"]}
+
+    def contact_by_email(self, address: str) -> UUID | None:
+        contact_id = self.contact_id(self.id, address.strip().lower())
+        contact = self.contacts.get(str(contact_id))
+        return contact_id if contact is not None and contact["active"] else None
 
     def change_contact_role(
         self, contact_id: UUID, role: str, occurred_at: datetime, actor: str
@@ -290,6 +321,10 @@ class Account(Aggregate):
         self.contacts[str(contact_id)] = {
             "name": name, "email": email, "phone": phone, "role": role, "active": True
         }
+
+    @event("EmailDomainsSet", topic="carelog:Account.EmailDomainsSet")
+    def _set_email_domains(self, domains: list[str], occurred_at: datetime, actor: str) -> None:
+        self.email_domains = list(domains)
 
     @event("ContactRoleChanged", topic="carelog:Account.ContactRoleChanged")
     def _change_contact_role(

@@ -8,6 +8,7 @@ async code run them in a worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,9 +23,11 @@ from eventsourcing.utils import Environment
 from domain.account import Account, clean_name
 from domain.alert import Alert, AlertKind
 from domain.case import MAX_SUBJECT, Case
+from domain.conversation import Conversation
 from domain.errors import (
     ChannelNotAllowedError,
     InvalidInputError,
+    InvalidStateError,
     NotFoundError,
     VersionConflictError,
 )
@@ -32,16 +35,21 @@ from domain.feedback import OUTCOMES, Feedback
 from domain.goal import Goal, GoalMetric
 from domain.health_policy import POLICY_ID, HealthPolicy
 from domain.interaction import Interaction, clean_text
-from domain.ports import Clock
+from domain.link_code import LIFETIME as LINK_CODE_LIFETIME
+from domain.link_code import LinkCode, new_code
+from domain.ports import Clock, DeliveryReceipt, InboundMessage
 from domain.service_plans import plan_for
 from domain.survey_response import SurveyResponse, check_score, clean_comment
-from domain.values import Channel, Direction, Money, Priority, Tier, enum_value
+from domain.values import CaseStatus, Channel, Direction, Money, Priority, Tier, enum_value
 
 A = TypeVar("A", bound=Aggregate)
 
 # Clock skew we accept on `occurred_at` before calling it "in the future".
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 _RETRIES = 3
+# Channels where a client keeps talking in one place: a message there joins that place's case.
+_CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
+                             Channel.PORTAL.value, Channel.PHONE.value})
 
 
 def _outcome_text(feedback: Feedback, outcome: str) -> str:
@@ -81,13 +89,15 @@ class _Message:
     contact_id: UUID | None
     text: str
     allowed: bool
+    extras: Mapping[str, Any] = field(default_factory=dict)
+    """What the channel told besides the text: conversation, subject, attachments, flags."""
 
     def record(self, case_id: UUID | None, sender: str, at: datetime, actor: str) -> Interaction:
         return Interaction(
             id=self.id, account_id=self.account_id, case_id=case_id, channel=self.channel,
             direction=self.direction, external_id=self.external_id,
             sender=clean_name(sender, "sender"), contact_id=self.contact_id, text=self.text,
-            channel_allowed=self.allowed, occurred_at=at, actor=actor)
+            channel_allowed=self.allowed, occurred_at=at, actor=actor, **self.extras)
 
 
 class DateAsISO(Transcoding):
@@ -283,25 +293,14 @@ class CareDesk(Application[UUID]):
         message = self._inbound(account, channel, Direction.INBOUND.value, external_message_id,
                                 contact_id, text)
         if self._exists(message.id):
-            existing = self._get(Interaction, message.id)
-            ids = {"interactionId": existing.id}
-            if existing.case_id is not None:
-                ids["caseId"] = existing.case_id
-            return CommandResult(ids, self._head(), duplicate=True)
+            return self._redelivered(message.id)
         if not message.allowed:
             interaction = message.record(None, sender or actor, at, actor)
             self._refuse(account, channel, self._save_new(interaction, {
                 "interactionId": interaction.id}))
-        case_id = Case.id_for(message.id)
-        sla = Case.sla_terms(plan_for(Tier(account.tier)).targets[Priority(priority)],
-                             account.calendar())
-        first_due, resolution_due = Case.due_times(sla, priority, at)
-        case = Case(
-            id=case_id, account_id=account.id, channel=channel, subject=subject, topic=topic,
-            priority=priority, line=1, contact_id=contact_id, opening_interaction_id=message.id,
-            first_response_due=first_due, resolution_due=resolution_due, occurred_at=at,
-            actor=actor, sla=sla)
-        interaction = message.record(case_id, sender or actor, at, actor)
+        case = self._new_case(account, message.id, channel, subject, priority, topic,
+                              contact_id, at, actor)
+        interaction = message.record(case.id, sender or actor, at, actor)
         return self._save_new(case, {"caseId": case.id, "interactionId": interaction.id},
                               interaction)
 
@@ -453,6 +452,205 @@ class CareDesk(Application[UUID]):
         at = self._when(occurred_at)
         return self._update(Case, case_id, expected_version,
                             lambda c: c.rate(csat, comment, at, actor))
+
+    # Channels and rooms ------------------------------------------------------------------
+
+    def set_email_domains(self, *, account_id: UUID, domains: list[str], actor: str,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        """Mail from an unknown address at one of these domains reaches the account."""
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.set_email_domains(domains, at, actor))
+
+    def issue_link_code(self, *, account_id: UUID, actor: str, channel: str = "telegram",
+                        contact_id: UUID | None = None,
+                        occurred_at: datetime | None = None) -> CommandResult:
+        """A one-time code that binds a chat to the account's room (to one contact's, if named).
+
+        The code is in `extra["code"]` and nowhere in the log: only its hash names the aggregate.
+        """
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        account.check_active()
+        channel = enum_value(Channel, channel, "channel")
+        if channel != Channel.TELEGRAM.value:
+            raise InvalidInputError("link codes bind Telegram chats; other channels route by "
+                                    "address")
+        if contact_id is not None and contact_id not in account.active_contact_ids():
+            raise NotFoundError(f"contact {contact_id} not found on this account")
+        code = new_code()
+        link = LinkCode(id=LinkCode.id_for(code), account_id=account.id, contact_id=contact_id,
+                        channel=channel, expires_at=at + LINK_CODE_LIFETIME, occurred_at=at,
+                        actor=actor)
+        result = self._save_new(link, {"linkCodeId": link.id})
+        return replace(result, extra={"code": code, "expiresAt": link.expires_at})
+
+    def redeem_link_code(self, *, code: str, channel: str, conversation: str, title: str,
+                         actor: str, occurred_at: datetime | None = None) -> CommandResult:
+        """`/link CODE` said in a chat: the chat joins the account's room from now on."""
+        at = self._when(occurred_at)
+        try:
+            link = self._get(LinkCode, LinkCode.id_for(code))
+        except NotFoundError:
+            raise InvalidInputError("that link code is not valid; ask your account manager "
+                                    "for a new one") from None
+        conversation = clean_name(conversation, "conversation", 200)
+        conversation_id = Conversation.id_for(channel, conversation)
+        if self._exists(conversation_id):
+            bound = self._get(Conversation, conversation_id)
+            if not bound.unbound:
+                raise InvalidStateError("this chat is already linked to an account")
+        link.redeem(channel, conversation, at, actor)
+        chat = Conversation(id=conversation_id, channel=channel, conversation=conversation,
+                            account_id=link.account_id, contact_id=link.contact_id,
+                            title=clean_name(title or conversation, "chat title", 200),
+                            link_code_id=link.id, occurred_at=at, actor=actor)
+        return self._save_new(chat, {"conversationId": chat.id, "accountId": link.account_id},
+                              link)
+
+    def conversation(self, channel: str, conversation: str) -> Conversation | None:
+        """The bound conversation at this place on the channel, if there is one."""
+        conversation_id = Conversation.id_for(channel, conversation)
+        if not self._exists(conversation_id):
+            return None
+        found = self._get(Conversation, conversation_id)
+        return None if found.unbound else found
+
+    def unlink_conversation(self, *, conversation_id: UUID, reason: str, actor: str,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Conversation, conversation_id, None,
+                            lambda c: c.unbind(reason, at, actor))
+
+    def receive_message(self, *, message: InboundMessage, account_id: UUID, actor: str,
+                        contact_id: UUID | None = None, priority: str = Priority.NORMAL.value,
+                        topic: str | None = None) -> CommandResult:
+        """Route one client message: it joins the case it belongs to or opens a new one.
+
+        A message answers a case when it names the case's tag, replies to one of the case's
+        messages, or is said in a conversation whose case is still open; a resolved case the
+        client writes to again is reopened. Auto-replies are recorded but open nothing. An
+        edit of a known message is recorded as an edit. A redelivery is a duplicate.
+        """
+        at = self._when(message.occurred_at)
+        account = self._get(Account, account_id)
+        channel = enum_value(Channel, message.channel, "channel")
+        if message.edit_of is not None:
+            edited = self._edit(account, channel, message, at, actor)
+            if edited is not None:
+                return edited
+        subject = message.subject
+        extras: dict[str, Any] = {
+            "conversation": message.conversation, "subject": subject,
+            "attachments": [{"filename": a.filename, "content_type": a.content_type,
+                             "size": a.size} for a in message.attachments] or None,
+            "automated": message.automated, "flagged": message.flagged}
+        inbound = replace(self._inbound(account, channel, Direction.INBOUND.value,
+                                        message.external_id, contact_id, message.text),
+                          extras=extras)
+        if self._exists(inbound.id):
+            return self._redelivered(inbound.id)
+        sender = message.sender_name or message.sender
+        chat = (self.conversation(channel, message.conversation)
+                if channel in _CONVERSATIONAL else None)
+        if chat is not None and chat.account_id != account.id:
+            chat = None
+        case = self._case_answered(account, channel, message, chat)
+        if case is None and (message.automated or not inbound.allowed):
+            interaction = inbound.record(None, sender, at, actor)
+            result = self._save_new(interaction, {"interactionId": interaction.id})
+            if not inbound.allowed:
+                self._refuse(account, channel, result)
+            return result
+        if case is None:
+            account.check_active()
+            first_line = message.text.strip().splitlines()[0]
+            case = self._new_case(account, inbound.id, channel,
+                                  clean_name((subject or first_line)[:MAX_SUBJECT], "subject",
+                                             MAX_SUBJECT),
+                                  priority, topic, contact_id, at, actor)
+        elif not message.automated:
+            if case.status == CaseStatus.RESOLVED.value:
+                case.reopen("the client wrote again", at, actor)
+            elif case.waiting:
+                case.resume("the client answered", at, actor)
+        interaction = inbound.record(case.id, sender, at, actor)
+        others: list[Aggregate] = [case]
+        if chat is not None and chat.current_case_id != case.id:
+            chat.follow_case(case.id, at, actor)
+            others.append(chat)
+        result = self._save_new(interaction, {"caseId": case.id, "interactionId": interaction.id},
+                                *others)
+        if not inbound.allowed:
+            self._refuse(account, channel, result)
+        return result
+
+    def post_to_room(self, *, account_id: UUID, text: str, author: str, actor: str,
+                     case_id: UUID | None = None, external_message_id: str | None = None,
+                     occurred_at: datetime | None = None) -> CommandResult:
+        """A staff message in the account's room; the chats bound to the room receive it."""
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        if case_id is not None and self._get(Case, case_id).account_id != account.id:
+            raise NotFoundError(f"case {case_id} not found")
+        message = self._inbound(account, Channel.ROOM.value, Direction.OUTBOUND.value,
+                                external_message_id, None, text)
+        if self._exists(message.id):
+            return CommandResult({"interactionId": message.id}, self._head(), duplicate=True)
+        interaction = message.record(case_id, author, at, actor)
+        return self._save_new(interaction, {"interactionId": interaction.id})
+
+    def attempt_delivery(self, *, interaction_id: UUID, actor: str) -> CommandResult:
+        """Note that we are about to send; a crash before the outcome leaves this trace."""
+        at = self._when(None)
+        return self._update(Interaction, interaction_id, None,
+                            lambda i: i.attempt_delivery(at, actor))
+
+    def record_delivery(self, *, interaction_id: UUID, receipt: DeliveryReceipt,
+                        actor: str) -> CommandResult:
+        at = self._when(None)
+        return self._update(Interaction, interaction_id, None, lambda i: i.record_delivery(
+            receipt.delivered, receipt.external_id, receipt.error, receipt.retryable, at, actor))
+
+    def _edit(self, account: Account, channel: str, message: InboundMessage, at: datetime,
+              actor: str) -> CommandResult | None:
+        """Record an edit of a known message; None when the original never reached us."""
+        assert message.edit_of is not None
+        original_id = Interaction.id_for(account.id, channel, Direction.INBOUND.value,
+                                         message.edit_of)
+        if not self._exists(original_id):
+            return None
+        changed: list[bool] = []
+        result = self._update(Interaction, original_id, None, lambda i: changed.append(
+            i.edit(message.external_id, clean_text(message.text), at, actor)))
+        return replace(result, ids={"interactionId": original_id})
+
+    def _case_answered(self, account: Account, channel: str, message: InboundMessage,
+                       chat: Conversation | None) -> Case | None:
+        """The case this message belongs to, or None when it starts a new one."""
+        candidates: list[UUID] = []
+        if message.case_ref is not None:
+            with suppress(ValueError):
+                candidates.append(UUID(message.case_ref))
+        for ref in reversed(message.thread):
+            for direction in (Direction.OUTBOUND.value, Direction.INBOUND.value):
+                earlier = Interaction.id_for(account.id, channel, direction, ref)
+                if self._exists(earlier):
+                    case_id = self._get(Interaction, earlier).case_id
+                    if case_id is not None:
+                        candidates.append(case_id)
+        if chat is not None and chat.current_case_id is not None:
+            candidates.append(chat.current_case_id)
+        for case_id in candidates:
+            if not self._exists(case_id):
+                continue
+            try:
+                case = self._get(Case, case_id)
+            except NotFoundError:
+                continue
+            if case.account_id == account.id and case.status != CaseStatus.CLOSED.value:
+                return case
+        return None
 
     # Health, alerts and goals ------------------------------------------------------------
 
@@ -638,6 +836,29 @@ class CareDesk(Application[UUID]):
         at = self.clock.now()
         return self._update(Feedback, feedback_id, None, lambda f: f.record_jira_comment(
             delivery, comment_id, author, body, created_at, at, actor))
+
+    def _redelivered(self, interaction_id: UUID) -> CommandResult:
+        """A message we already have: answer with what it made the first time."""
+        existing = self._get(Interaction, interaction_id)
+        ids = {"interactionId": existing.id}
+        if existing.case_id is not None:
+            ids["caseId"] = existing.case_id
+        return CommandResult(ids, self._head(), duplicate=True)
+
+    def _new_case(self, account: Account, opening_id: UUID, channel: str, subject: str,
+                  priority: str, topic: str | None, contact_id: UUID | None, at: datetime,
+                  actor: str) -> Case:
+        """A case opened by the message `opening_id`, on the terms of the account's plan."""
+        priority = enum_value(Priority, priority, "priority")
+        topic = clean_name(topic, "topic", 100) if topic else None
+        sla = Case.sla_terms(plan_for(Tier(account.tier)).targets[Priority(priority)],
+                             account.calendar())
+        first_due, resolution_due = Case.due_times(sla, priority, at)
+        return Case(
+            id=Case.id_for(opening_id), account_id=account.id, channel=channel, subject=subject,
+            topic=topic, priority=priority, line=1, contact_id=contact_id,
+            opening_interaction_id=opening_id, first_response_due=first_due,
+            resolution_due=resolution_due, occurred_at=at, actor=actor, sla=sla)
 
     def _check_sources(self, account_id: UUID, case_id: UUID | None,
                        interaction_id: UUID | None) -> None:

@@ -7,11 +7,12 @@ its id derives from the channel's own message id so a redelivery fails on versio
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import InvalidInputError
+from domain.errors import InvalidInputError, InvalidStateError
 
 MAX_TEXT = 32_000
 
@@ -57,9 +58,69 @@ class Interaction(Aggregate):
         channel_allowed: bool,
         occurred_at: datetime,
         actor: str,
+        conversation: str = "",
+        subject: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
+        automated: bool = False,
+        flagged: str | None = None,
     ) -> None:
         self.account_id = account_id
         self.case_id = case_id
         self.channel = channel
         self.direction = direction
         self.channel_allowed = channel_allowed
+        self.conversation = conversation
+        self.text = text
+        self.edits: list[str] = []
+        self.delivery: str | None = None  # outbound only: attempted, delivered, failed
+        self.attempts = 0
+
+    # Commands: guards first, then the event.
+
+    def edit(self, edit_id: str, text: str, occurred_at: datetime, actor: str) -> bool:
+        """The client edited the message on its channel; False when this edit is known."""
+        if edit_id in self.edits:
+            return False
+        self._edit(edit_id, clean_text(text), occurred_at, actor)
+        return True
+
+    def attempt_delivery(self, occurred_at: datetime, actor: str) -> None:
+        self._check_outbound()
+        if self.delivery == "delivered":
+            raise InvalidStateError("the message is already delivered")
+        self._attempt_delivery(self.attempts + 1, occurred_at, actor)
+
+    def record_delivery(self, delivered: bool, external_id: str | None, error: str | None,
+                        retryable: bool, occurred_at: datetime, actor: str) -> None:
+        self._check_outbound()
+        if self.delivery == "delivered":
+            raise InvalidStateError("the message is already delivered")
+        if delivered:
+            self._delivered(external_id or "", occurred_at, actor)
+        else:
+            self._delivery_failed(error or "unknown error", retryable, occurred_at, actor)
+
+    def _check_outbound(self) -> None:
+        if self.direction != "outbound":
+            raise InvalidStateError("only our own messages are delivered")
+
+    # Events.
+
+    @event("Edited", topic="carelog:Interaction.Edited")
+    def _edit(self, edit_id: str, text: str, occurred_at: datetime, actor: str) -> None:
+        self.edits.append(edit_id)
+        self.text = text
+
+    @event("DeliveryAttempted", topic="carelog:Interaction.DeliveryAttempted")
+    def _attempt_delivery(self, attempt: int, occurred_at: datetime, actor: str) -> None:
+        self.attempts = attempt
+        self.delivery = "attempted"
+
+    @event("Delivered", topic="carelog:Interaction.Delivered")
+    def _delivered(self, external_id: str, occurred_at: datetime, actor: str) -> None:
+        self.delivery = "delivered"
+
+    @event("DeliveryFailed", topic="carelog:Interaction.DeliveryFailed")
+    def _delivery_failed(self, error: str, retryable: bool, occurred_at: datetime,
+                         actor: str) -> None:
+        self.delivery = "failed" if not retryable else "retrying"

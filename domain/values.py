@@ -20,6 +20,8 @@ class Channel(StrEnum):
     PHONE = "phone"
     WEB_FORM = "web_form"
     API = "api"
+    ROOM = "room"
+    """A staff post in the account's room, mirrored to the chats bound to it."""
 
 
 class Direction(StrEnum):

@@ -653,7 +653,7 @@ def ticket_intensity(snapshots: Iterable[AccountSnapshot], window_days: int) -> 
 _CHANNEL_COST = {
     "phone": Decimal("20"), "email": Decimal("12"), "web_form": Decimal("12"),
     "portal": Decimal("10"), "web_chat": Decimal("8"), "telegram": Decimal("8"),
-    "api": Decimal("6"),
+    "api": Decimal("6"), "room": Decimal("8"),
 }
 _PRIORITY_FACTOR = {
     "urgent": Decimal("2.5"), "high": Decimal("1.5"), "normal": Decimal("1"),

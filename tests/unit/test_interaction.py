@@ -245,7 +245,7 @@ def test_an_unknown_channel_is_refused_with_the_known_ones(desk, account_id):
     with nothing_written(desk), pytest.raises(InvalidInputError) as info:
         record(desk, account_id, channel="fax")
     assert info.value.message == ("unknown channel 'fax'; expected one of: email, telegram, "
-                                  "web_chat, portal, phone, web_form, api")
+                                  "web_chat, portal, phone, web_form, api, room")
 
 
 def test_opening_a_case_on_an_unknown_channel_is_refused(desk, account_id):
