@@ -12,6 +12,7 @@ from litestar.config.app import AppConfig
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api.channels import call_log, web_form
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
@@ -71,7 +72,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, readyz, jira_webhook],
+        route_handlers=[graphql, healthz, readyz, jira_webhook, web_form, call_log],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],

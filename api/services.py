@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
+from api.rate_limit import RateLimit
 from domain.application import CareDesk, CommandResult
 from domain.errors import DomainError
 from integrations.settings import Settings
@@ -17,11 +18,13 @@ from projections.accounts import AccountsView
 from projections.alerts_and_goals import AlertsAndGoalsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
+from projections.directory import DirectoryView
 from projections.feedback_board import FeedbackBoardView
 from projections.money import ReportingRates
 from projections.portfolio import PortfolioView
 from projections.registry import all_projections
 from projections.replay import Replays
+from projections.rooms import RoomsView
 from projections.runner import ApplicationLog
 from projections.store import ViewStore
 from projections.support_metrics import SupportMetricsProjection, SupportMetricsView
@@ -55,6 +58,8 @@ class Views:
         self.alerts = AlertsAndGoalsView(store)
         self.support = SupportMetricsView(store)
         self.feedback = FeedbackBoardView(store)
+        self.rooms = RoomsView(store)
+        self.directory = DirectoryView(store)
 
 
 class Services:
@@ -73,6 +78,8 @@ class Services:
         self.alerts = self.live.alerts
         self.support = self.live.support
         self.feedback = self.live.feedback
+        self.rooms = self.live.rooms
+        self.directory = self.live.directory
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
                                settings.projection_page_size)
         self.projection_names = projection_names
@@ -82,6 +89,9 @@ class Services:
         """Where GraphQL subscriptions hear that a view moved on."""
         self.worker_failures: list[str] = []
         """Worker loops of this process that ended on an error (shown by /readyz)."""
+        self.form_limits_by_address = RateLimit(settings.form_limit_per_address, 3600)
+        self.form_limits_by_ip = RateLimit(settings.form_limit_per_ip, 3600)
+        """Web form requests per hour, per sender address and per client IP."""
         self.webhook_rejections = 0
         """Webhook deliveries refused for a missing or wrong signature (shown by /readyz)."""
 

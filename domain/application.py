@@ -37,8 +37,16 @@ from domain.health_policy import POLICY_ID, HealthPolicy
 from domain.interaction import Interaction, clean_text
 from domain.link_code import LIFETIME as LINK_CODE_LIFETIME
 from domain.link_code import LinkCode, new_code
-from domain.ports import Clock, DeliveryReceipt, InboundMessage
+from domain.ports import (
+    Clock,
+    DeliveryReceipt,
+    InboundMessage,
+    message_document,
+    message_from_document,
+)
+from domain.read_marker import ReadMarker
 from domain.service_plans import plan_for
+from domain.stray_message import StrayMessage
 from domain.survey_response import SurveyResponse, check_score, clean_comment
 from domain.values import CaseStatus, Channel, Direction, Money, Priority, Tier, enum_value
 
@@ -333,7 +341,8 @@ class CareDesk(Application[UUID]):
     def reply_to_case(self, *, case_id: UUID, text: str, agent: str, actor: str,
                       channel: str | None = None, external_message_id: str | None = None,
                       expected_version: int | None = None,
-                      occurred_at: datetime | None = None) -> CommandResult:
+                      occurred_at: datetime | None = None,
+                      details: dict[str, Any] | None = None) -> CommandResult:
         """Answer the client; the outbound message and the reply are saved in one transaction."""
         at = self._when(occurred_at)
 
@@ -353,7 +362,8 @@ class CareDesk(Application[UUID]):
                 account_id=case.account_id, case_id=case.id, channel=out_channel,
                 direction=Direction.OUTBOUND.value,
                 external_id=external_message_id or "", sender=agent, contact_id=None,
-                text=clean_text(text), channel_allowed=True, occurred_at=at, actor=actor)
+                text=clean_text(text), channel_allowed=True, occurred_at=at, actor=actor,
+                details=details)
             case.reply(interaction.id, agent, out_channel, at, actor)
             recordings = self.save(case, interaction)
             return CommandResult({"caseId": case.id, "interactionId": interaction.id},
@@ -476,6 +486,9 @@ class CareDesk(Application[UUID]):
         if channel != Channel.TELEGRAM.value:
             raise InvalidInputError("link codes bind Telegram chats; other channels route by "
                                     "address")
+        plan = plan_for(Tier(account.tier))
+        if not plan.allows(Channel(channel)):
+            raise ChannelNotAllowedError(plan.refusal(Channel(channel)))
         if contact_id is not None and contact_id not in account.active_contact_ids():
             raise NotFoundError(f"contact {contact_id} not found on this account")
         code = new_code()
@@ -524,7 +537,8 @@ class CareDesk(Application[UUID]):
 
     def receive_message(self, *, message: InboundMessage, account_id: UUID, actor: str,
                         contact_id: UUID | None = None, priority: str = Priority.NORMAL.value,
-                        topic: str | None = None) -> CommandResult:
+                        topic: str | None = None,
+                        details: dict[str, Any] | None = None) -> CommandResult:
         """Route one client message: it joins the case it belongs to or opens a new one.
 
         A message answers a case when it names the case's tag, replies to one of the case's
@@ -544,7 +558,7 @@ class CareDesk(Application[UUID]):
             "conversation": message.conversation, "subject": subject,
             "attachments": [{"filename": a.filename, "content_type": a.content_type,
                              "size": a.size} for a in message.attachments] or None,
-            "automated": message.automated, "flagged": message.flagged}
+            "automated": message.automated, "flagged": message.flagged, "details": details}
         inbound = replace(self._inbound(account, channel, Direction.INBOUND.value,
                                         message.external_id, contact_id, message.text),
                           extras=extras)
@@ -585,6 +599,93 @@ class CareDesk(Application[UUID]):
             self._refuse(account, channel, result)
         return result
 
+    def hold_stray_message(self, *, message: InboundMessage, reason: str,
+                           actor: str) -> CommandResult:
+        """Keep a message whose sender matched no account until someone routes it."""
+        at = self._when(message.occurred_at)
+        enum_value(Channel, message.channel, "channel")
+        stray = StrayMessage(id=StrayMessage.id_for(message.channel, message.external_id),
+                             message=message_document(replace(message, text=clean_text(
+                                 message.text))),
+                             reason=clean_name(reason, "reason", 200), occurred_at=at,
+                             actor=actor)
+        return self._save_new(stray, {"strayMessageId": stray.id})
+
+    def route_stray_message(self, *, stray_message_id: UUID, account_id: UUID, actor: str,
+                            contact_id: UUID | None = None) -> CommandResult:
+        """Receive a held message at an account, as if it had just arrived there."""
+        stray = self._get(StrayMessage, stray_message_id)
+        if stray.status != "held":
+            raise InvalidStateError(f"the message is already {stray.status}")
+        result = self.receive_message(message=message_from_document(stray.message),
+                                      account_id=account_id, contact_id=contact_id, actor=actor)
+        at = self._when(None)
+        routed = self._update(StrayMessage, stray_message_id, None, lambda s: s.route(
+            account_id, result.ids["interactionId"], at, actor))
+        return replace(result, notification_id=routed.notification_id)
+
+    def dismiss_stray_message(self, *, stray_message_id: UUID, reason: str,
+                              actor: str) -> CommandResult:
+        at = self._when(None)
+        return self._update(StrayMessage, stray_message_id, None,
+                            lambda s: s.dismiss(clean_name(reason, "reason", 200), at, actor))
+
+    def log_call(self, *, account_id: UUID, direction: str, number: str,
+                 duration_seconds: int, outcome: str, notes: str, actor: str,
+                 ivr_choice: str | None = None, contact_id: UUID | None = None,
+                 call_id: str | None = None, case_id: UUID | None = None,
+                 agent: str | None = None,
+                 occurred_at: datetime | None = None) -> CommandResult:
+        """A phone call: a client's call is routed like any message, our call is a reply."""
+        at = self._when(occurred_at)
+        direction = enum_value(Direction, direction, "direction")
+        number = clean_name(number, "phone number", 40)
+        if not 0 <= duration_seconds <= 24 * 3600:
+            raise InvalidInputError("durationSeconds must be between 0 and 86400")
+        details = {"number": number, "duration_seconds": duration_seconds,
+                   "outcome": clean_name(outcome, "call outcome", 40),
+                   "ivr_choice": clean_name(ivr_choice, "IVR choice", 40) if ivr_choice else None}
+        text = clean_text(notes)
+        if direction == Direction.INBOUND.value:
+            message = InboundMessage(
+                channel=Channel.PHONE.value, external_id=call_id or str(uuid4()),
+                conversation=number, sender=number, sender_name=number, text=text,
+                occurred_at=at, case_ref=str(case_id) if case_id else None)
+            return self.receive_message(message=message, account_id=account_id, actor=actor,
+                                        contact_id=contact_id, details=details)
+        if case_id is None:
+            account = self._get(Account, account_id)
+            call = replace(self._inbound(account, Channel.PHONE.value, direction, call_id,
+                                         contact_id, text),
+                           extras={"conversation": number, "details": details})
+            if self._exists(call.id):
+                return self._redelivered(call.id)
+            interaction = call.record(None, agent or actor, at, actor)
+            return self._save_new(interaction, {"interactionId": interaction.id})
+        if self._get(Case, case_id).account_id != account_id:
+            raise NotFoundError(f"case {case_id} not found")
+        return self.reply_to_case(case_id=case_id, text=text, agent=agent or actor, actor=actor,
+                                  channel=Channel.PHONE.value, external_message_id=call_id,
+                                  occurred_at=at, details=details)
+
+    def send_notice(self, *, account_id: UUID, channel: str, conversation: str, text: str,
+                    actor: str, case_id: UUID | None = None, reply_to: str | None = None,
+                    occurred_at: datetime | None = None) -> CommandResult:
+        """An automatic message back to where a client wrote (a refusal, a link confirmed).
+
+        Named by what it answers, so answering the same message twice records it once.
+        """
+        at = self._when(occurred_at)
+        account = self._get(Account, account_id)
+        channel = enum_value(Channel, channel, "channel")
+        notice = replace(self._inbound(account, channel, Direction.OUTBOUND.value,
+                                       f"notice:{reply_to}" if reply_to else None, None, text),
+                         extras={"conversation": conversation, "automated": True})
+        if self._exists(notice.id):
+            return self._redelivered(notice.id)
+        interaction = notice.record(case_id, "Carelog", at, actor)
+        return self._save_new(interaction, {"interactionId": interaction.id})
+
     def post_to_room(self, *, account_id: UUID, text: str, author: str, actor: str,
                      case_id: UUID | None = None, external_message_id: str | None = None,
                      occurred_at: datetime | None = None) -> CommandResult:
@@ -599,6 +700,24 @@ class CareDesk(Application[UUID]):
             return CommandResult({"interactionId": message.id}, self._head(), duplicate=True)
         interaction = message.record(case_id, author, at, actor)
         return self._save_new(interaction, {"interactionId": interaction.id})
+
+    def mark_room_read(self, *, account_id: UUID, reader: str, position: int, actor: str,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        """`reader` has seen the room's messages up to log position `position`."""
+        at = self._when(occurred_at)
+        self._get(Account, account_id)
+        reader = clean_name(reader, "reader")
+        if position < 0 or position > self._head():
+            raise InvalidInputError("position must be a log position that exists")
+        marker_id = ReadMarker.id_for(account_id, reader)
+        if not self._exists(marker_id):
+            marker = ReadMarker(id=marker_id, account_id=account_id, reader=reader,
+                                occurred_at=at, actor=actor)
+            marker.mark(position, at, actor)
+            result = self._save_new(marker, {"readMarkerId": marker_id})
+            if not result.duplicate:
+                return result
+        return self._update(ReadMarker, marker_id, None, lambda m: m.mark(position, at, actor))
 
     def attempt_delivery(self, *, interaction_id: UUID, actor: str) -> CommandResult:
         """Note that we are about to send; a crash before the outcome leaves this trace."""

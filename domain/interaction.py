@@ -63,6 +63,7 @@ class Interaction(Aggregate):
         attachments: list[dict[str, Any]] | None = None,
         automated: bool = False,
         flagged: str | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         self.account_id = account_id
         self.case_id = case_id
@@ -81,14 +82,14 @@ class Interaction(Aggregate):
         """The client edited the message on its channel; False when this edit is known."""
         if edit_id in self.edits:
             return False
-        self._edit(edit_id, clean_text(text), occurred_at, actor)
+        self._edit(edit_id, clean_text(text), self.account_id, occurred_at, actor)
         return True
 
     def attempt_delivery(self, occurred_at: datetime, actor: str) -> None:
         self._check_outbound()
         if self.delivery == "delivered":
             raise InvalidStateError("the message is already delivered")
-        self._attempt_delivery(self.attempts + 1, occurred_at, actor)
+        self._attempt_delivery(self.attempts + 1, self.account_id, occurred_at, actor)
 
     def record_delivery(self, delivered: bool, external_id: str | None, error: str | None,
                         retryable: bool, occurred_at: datetime, actor: str) -> None:
@@ -96,31 +97,35 @@ class Interaction(Aggregate):
         if self.delivery == "delivered":
             raise InvalidStateError("the message is already delivered")
         if delivered:
-            self._delivered(external_id or "", occurred_at, actor)
+            self._delivered(external_id or "", self.account_id, occurred_at, actor)
         else:
-            self._delivery_failed(error or "unknown error", retryable, occurred_at, actor)
+            self._delivery_failed(error or "unknown error", retryable, self.account_id, occurred_at,
+                                  actor)
 
     def _check_outbound(self) -> None:
         if self.direction != "outbound":
             raise InvalidStateError("only our own messages are delivered")
 
-    # Events.
+    # Events: each names the account, so a room's listeners can tell theirs apart.
 
     @event("Edited", topic="carelog:Interaction.Edited")
-    def _edit(self, edit_id: str, text: str, occurred_at: datetime, actor: str) -> None:
+    def _edit(self, edit_id: str, text: str, account_id: UUID, occurred_at: datetime,
+              actor: str) -> None:
         self.edits.append(edit_id)
         self.text = text
 
     @event("DeliveryAttempted", topic="carelog:Interaction.DeliveryAttempted")
-    def _attempt_delivery(self, attempt: int, occurred_at: datetime, actor: str) -> None:
+    def _attempt_delivery(self, attempt: int, account_id: UUID, occurred_at: datetime,
+                          actor: str) -> None:
         self.attempts = attempt
         self.delivery = "attempted"
 
     @event("Delivered", topic="carelog:Interaction.Delivered")
-    def _delivered(self, external_id: str, occurred_at: datetime, actor: str) -> None:
+    def _delivered(self, external_id: str, account_id: UUID, occurred_at: datetime,
+                   actor: str) -> None:
         self.delivery = "delivered"
 
     @event("DeliveryFailed", topic="carelog:Interaction.DeliveryFailed")
-    def _delivery_failed(self, error: str, retryable: bool, occurred_at: datetime,
-                         actor: str) -> None:
+    def _delivery_failed(self, error: str, retryable: bool, account_id: UUID,
+                         occurred_at: datetime, actor: str) -> None:
         self.delivery = "failed" if not retryable else "retrying"

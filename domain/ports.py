@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Clock(Protocol):
@@ -121,6 +121,22 @@ class InboundMessage:
     flagged: str | None = None
     """Why a person must look before anyone acts on it (a mail claiming to come from staff
     that fails authentication, a body that could not be read); None when nothing is odd."""
+
+
+def message_document(message: InboundMessage) -> dict[str, Any]:
+    """The message as plain JSON-ready data, to keep it in an event."""
+    document = asdict(message)
+    document["occurred_at"] = message.occurred_at.isoformat()
+    document["thread"] = list(message.thread)
+    document["attachments"] = [asdict(a) for a in message.attachments]
+    return document
+
+
+def message_from_document(document: dict[str, Any]) -> InboundMessage:
+    return InboundMessage(**{
+        **document, "occurred_at": datetime.fromisoformat(document["occurred_at"]),
+        "thread": tuple(document["thread"]),
+        "attachments": tuple(Attachment(**a) for a in document["attachments"])})
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,12 @@ class Settings:
     """CARELOG_ANSWER_CACHE: answers to plain queries kept while the views they read are
     unchanged (per process); 0 keeps none."""
 
+    form_limit_per_address: int = 5
+    """CARELOG_FORM_LIMIT_PER_ADDRESS: web form requests per hour from one email address."""
+
+    form_limit_per_ip: int = 30
+    """CARELOG_FORM_LIMIT_PER_IP: web form requests per hour from one client IP."""
+
     nats_url: str | None = None
     """CARELOG_NATS_URL: nats://host:port[,nats://…]; unset: the in-process bus, one process."""
 
@@ -190,6 +196,9 @@ class Settings:
             projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 2000, "PROJECTION_PAGE_SIZE"),
             reactor_interval=_seconds(get("REACTOR_INTERVAL"), 30.0, "REACTOR_INTERVAL"),
             answer_cache=_count(get("ANSWER_CACHE"), 256, "ANSWER_CACHE"),
+            form_limit_per_address=_int(get("FORM_LIMIT_PER_ADDRESS"), 5,
+                                        "FORM_LIMIT_PER_ADDRESS"),
+            form_limit_per_ip=_int(get("FORM_LIMIT_PER_IP"), 30, "FORM_LIMIT_PER_IP"),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),
             nats_replicas=_int(get("NATS_REPLICAS"), 1, "NATS_REPLICAS"),

@@ -6,12 +6,15 @@ from projections.account_health import AccountHealthProjection
 from projections.accounts import AccountsProjection
 from projections.alerts_and_goals import AlertsAndGoalsProjection
 from projections.case_queues import CaseQueuesProjection
+from projections.directory import DirectoryProjection
 from projections.feedback_board import FeedbackBoardProjection
 from projections.money import ReportingRates
 from projections.projection import Projection
+from projections.rooms import RoomsProjection
 from projections.support_metrics import SupportMetricsProjection
 
 
 def all_projections(rates: ReportingRates) -> list[Projection]:
     return [AccountsProjection(rates), CaseQueuesProjection(), AccountHealthProjection(),
-            AlertsAndGoalsProjection(), SupportMetricsProjection(), FeedbackBoardProjection()]
+            AlertsAndGoalsProjection(), SupportMetricsProjection(), FeedbackBoardProjection(),
+            DirectoryProjection(), RoomsProjection()]

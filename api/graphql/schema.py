@@ -29,6 +29,7 @@ from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.execution import CarelogExecutionContext
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
+from api.graphql.rooms import RoomMutation, RoomQuery
 from api.graphql.subscriptions import Subscription
 
 
@@ -70,8 +71,9 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    mutation = merge_types("Mutation", (Mutation, CareMutation))
-    schema = CarelogSchema(query=Query, mutation=mutation, subscription=Subscription,
+    mutation = merge_types("Mutation", (Mutation, CareMutation, RoomMutation))
+    query = merge_types("Query", (Query, RoomQuery))
+    schema = CarelogSchema(query=query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
                            config=StrawberryConfig(auto_camel_case=True),
                            execution_context_class=CarelogExecutionContext)

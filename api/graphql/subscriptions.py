@@ -17,6 +17,7 @@ from api.auth import Action, authorize
 from api.graphql.context import Info
 from api.graphql.feedback import FeedbackItem
 from api.graphql.objects import Account, Case
+from api.graphql.rooms import RoomMessage
 from api.graphql.types import QueueSummary
 from domain.errors import NotFoundError
 
@@ -89,6 +90,39 @@ class Subscription:
                 for ident in ids:
                     if ident in rows:
                         yield FeedbackItem.from_row(rows[ident], currency)
+
+    @strawberry.subscription(description="A room's messages as they arrive or change (edits, "
+                                          "delivery); with `after` (a notificationId) it first "
+                                          "sends what came after it, so nothing is missed.")
+    async def room_events(self, info: Info, account_id: UUID,
+                          after: int | None = None) -> AsyncGenerator[RoomMessage, None]:
+        services = info.context.services
+        key = str(account_id)
+        authorize(info.context.viewer, Action.READ_CASES, account_id)
+        async with services.feed.listen(["rooms"]) as changes:
+            if await services.read(services.accounts.get_many, [key]) == {}:
+                raise NotFoundError(f"account {account_id} not found")
+            if after is None:
+                room = await services.read(services.rooms.room, key, "")
+                after = room["last_position"] if room else 0
+            seen = after
+            for row in await services.read(services.rooms.messages_after, key, seen):
+                seen = max(seen, row["position"])
+                yield RoomMessage.from_row(row)
+            async for change in changes:
+                mine = [c for c in change.changes if c.account_id == key]
+                if not mine:
+                    continue
+                fresh = await services.read(services.rooms.messages_after, key, seen)
+                changed = await services.read(services.rooms.get_many, sorted(
+                    {c.aggregate_id for c in mine if c.topic.startswith("carelog:Interaction.")
+                     and c.topic != "carelog:Interaction.Recorded"}))
+                for row in fresh:
+                    seen = max(seen, row["position"])
+                    changed.pop(row["id"], None)
+                    yield RoomMessage.from_row(row)
+                for row in changed.values():
+                    yield RoomMessage.from_row(row)
 
 
 async def _queue(info: Info, line: int) -> QueueSummary:

@@ -9,7 +9,12 @@ import pytest
 
 from domain.application import CareDesk, RefusedChannelError
 from domain.case import Case
-from domain.errors import InvalidInputError, InvalidStateError, NotFoundError
+from domain.errors import (
+    ChannelNotAllowedError,
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+)
 from domain.interaction import Interaction
 from domain.ports import Attachment, DeliveryReceipt, InboundMessage
 from integrations.clock import FakeClock
@@ -195,7 +200,11 @@ def test_email_domains_are_company_domains(desk, account_id):
         desk.set_email_domains(account_id=account_id, domains=["no domain"], actor=STAFF)
 
 
-def test_a_link_code_for_a_foreign_contact_is_refused(desk, account_id):
+def test_a_link_code_for_a_foreign_contact_is_refused(desk, vip_account_id):
     with nothing_written(desk), pytest.raises(NotFoundError):
-        desk.issue_link_code(account_id=account_id, actor=STAFF,
-                             contact_id=UUID(int=5))
+        desk.issue_link_code(account_id=vip_account_id, actor=STAFF, contact_id=UUID(int=5))
+
+
+def test_no_link_code_for_a_plan_without_telegram(desk, account_id):
+    with nothing_written(desk), pytest.raises(ChannelNotAllowedError, match="Please contact"):
+        desk.issue_link_code(account_id=account_id, actor=STAFF)
