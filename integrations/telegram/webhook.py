@@ -8,6 +8,7 @@ Framework-agnostic: the HTTP route passes the header value and the raw body.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import re
@@ -54,9 +55,16 @@ def receive_update(header: str | None, body: bytes, expected: Secret | None,
     """Authenticate, bound and read one webhook delivery.
 
     Raises `WebhookRefusedError` (403), `PayloadTooLargeError` (413) or `InvalidUpdateError`
-    (400), in that order of checks.
+    (400), in that order of checks. A route that can look at the header before reading the
+    body calls `verify_secret` first, then `read_update`.
     """
     verify_secret(header, expected)
+    return read_update(body, bot, max_bytes)
+
+
+def read_update(body: bytes, bot: BotIdentity | None = None,
+                max_bytes: int = MAX_BODY_BYTES) -> ParsedUpdate:
+    """Read an authenticated delivery's body: `PayloadTooLargeError` or `InvalidUpdateError`."""
     if len(body) > max_bytes:
         raise PayloadTooLargeError(f"a Telegram update is at most {max_bytes} bytes")
     try:
@@ -64,3 +72,14 @@ def receive_update(header: str | None, body: bytes, expected: Secret | None,
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise InvalidUpdateError("the Telegram update is not JSON") from None
     return parse_update(data, bot)
+
+
+def derive_secret_token(bot_token: Secret, key: Secret) -> Secret:
+    """A webhook secret token derived from the bot token and an installation key: the same in
+    every replica and after restarts, different for every bot, and not the bot token itself
+    (64 hex digits, within Telegram's alphabet)."""
+    if not key.value:
+        raise ValueError("deriving a webhook secret needs a non-empty key")
+    digest = hmac.new(key.value.encode(), f"carelog-telegram-webhook:{bot_token.value}".encode(),
+                      hashlib.sha256).hexdigest()
+    return Secret(digest)

@@ -12,7 +12,9 @@ from integrations.telegram.updates import InvalidUpdateError, TelegramMessage
 from integrations.telegram.webhook import (
     PayloadTooLargeError,
     WebhookRefusedError,
+    derive_secret_token,
     is_valid_secret_token,
+    read_update,
     receive_update,
     verify_secret,
 )
@@ -77,3 +79,20 @@ def test_broken_json_or_shape_is_an_invalid_update(body: bytes) -> None:
     ("has space", False), ("semi;colon", False), ("ümlaut", False)])
 def test_secret_tokens_follow_telegrams_alphabet(token: str, valid: bool) -> None:
     assert is_valid_secret_token(token) is valid
+
+
+def test_a_route_may_check_the_header_first_and_read_the_body_after() -> None:
+    verify_secret(SECRET.value, SECRET)
+    assert isinstance(read_update(BODY), TelegramMessage)
+
+
+def test_a_derived_secret_is_stable_per_bot_and_valid_for_telegram() -> None:
+    key = Secret("installation-key")
+    first = derive_secret_token(Secret("1:AAA"), key)
+    assert first == derive_secret_token(Secret("1:AAA"), key)
+    assert first != derive_secret_token(Secret("2:BBB"), key)
+    assert first != derive_secret_token(Secret("1:AAA"), Secret("other-key"))
+    assert is_valid_secret_token(first.value)
+    assert "AAA" not in first.value
+    with pytest.raises(ValueError, match="key"):
+        derive_secret_token(Secret("1:AAA"), Secret(""))
