@@ -53,6 +53,7 @@ class BotApiStub:
     def __init__(self, token: str = TOKEN, max_poll: float = 2.0) -> None:
         self.token = token
         self.max_poll = max_poll
+        self.bot_user = dict(BOT_USER)
         self.calls: list[Call] = []
         self.sent: list[dict[str, Any]] = []
         """Every Message sendMessage made, in order."""
@@ -107,7 +108,7 @@ class BotApiStub:
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if method == "getMe":
-            return _ok(BOT_USER)
+            return _ok(self.bot_user)
         if method == "setWebhook":
             with self._changed:
                 self.webhook = params

@@ -110,7 +110,8 @@ class BotApi:
         me = self.call("getMe")
         if not isinstance(me, dict) or not isinstance(me.get("id"), int):
             raise BotApiError("getMe", 200, "the answer is not a User")
-        return BotIdentity(id=me["id"], username=str(me.get("username", "")))
+        return BotIdentity(id=me["id"], username=str(me.get("username", "")),
+                           reads_all_group_messages=me.get("can_read_all_group_messages") is True)
 
     def set_webhook(self, url: str, secret_token: Secret,
                     allowed_updates: Sequence[str] = ALLOWED_UPDATES,

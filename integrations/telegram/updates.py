@@ -44,6 +44,10 @@ class BotIdentity:
 
     id: int
     username: str
+    reads_all_group_messages: bool = False
+    """getMe's `can_read_all_group_messages`: with privacy mode on (Telegram's default), a bot
+    in a group receives only commands and replies to its own messages, so rooms stay empty
+    until privacy mode is turned off with @BotFather or the bot is made a group admin."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,13 @@ def test_get_me_names_the_bot(api: BotApi, stub: BotApiStub) -> None:
     assert [c.method for c in stub.calls] == ["getMe"]
 
 
+def test_get_me_tells_whether_the_bot_sees_all_group_messages(api: BotApi,
+                                                              stub: BotApiStub) -> None:
+    assert not api.get_me().reads_all_group_messages  # privacy mode, Telegram's default
+    stub.bot_user["can_read_all_group_messages"] = True
+    assert api.get_me().reads_all_group_messages
+
+
 def test_set_webhook_sends_url_secret_and_update_kinds(api: BotApi, stub: BotApiStub) -> None:
     api.set_webhook("https://care.example.com/webhooks/telegram", Secret("tok_en-1"))
     assert stub.webhook == {"url": "https://care.example.com/webhooks/telegram",
