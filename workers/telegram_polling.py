@@ -62,12 +62,18 @@ class TelegramPoller:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current round; a long poll in flight ends at its own timeout."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop after the current round and wait for it (by default as long as a long poll
+        lasts, plus a margin); whether the loop ended. No update is half handled: the offset
+        only moves after the handler returned."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if self._thread is None:
+            return True
+        self._thread.join(self.poll_timeout + 10.0 if timeout is None else timeout)
+        if self._thread.is_alive():
+            return False
+        self._thread = None
+        return True
 
     def run(self) -> None:
         """Rounds until stopped (in the calling thread)."""

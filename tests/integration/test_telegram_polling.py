@@ -154,6 +154,6 @@ def test_an_outage_is_survived_and_the_poller_stops_cleanly(
     wait_for(lambda: recorder.ids() == [10])
     wait_for(lambda: poller.last_error is None)
     started = time.monotonic()
-    poller.stop(timeout=5.0)
+    assert poller.stop(timeout=5.0)
     assert not poller.running
     assert time.monotonic() - started < 3.0
