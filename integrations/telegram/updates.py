@@ -147,6 +147,8 @@ def _message(update_id: int, raw: dict[str, Any], bot: BotIdentity | None,
         return Ignored(update_id, "channel posts are not handled")
     if _is_int(raw.get("migrate_to_chat_id")):
         return ChatMigrated(update_id, chat_id, str(raw["migrate_to_chat_id"]))
+    if raw.get("is_automatic_forward") is True:
+        return Ignored(update_id, "a channel post forwarded into its discussion group")
     sender, sender_name, from_bot = _sender(raw)
     if bot is not None and sender == str(bot.id):
         return Ignored(update_id, "our own message")

@@ -232,6 +232,14 @@ def test_an_anonymous_admin_speaks_as_the_group() -> None:
                                                                    "Acme <> Support")
 
 
+def test_a_channel_post_forwarded_into_its_discussion_group_is_ignored() -> None:
+    channel = {"id": -1005550001, "title": "Acme News", "type": "channel"}
+    raw = update(chat=GROUP, sender={"id": 777000, "is_bot": False, "first_name": "Telegram"},
+                 sender_chat=channel, is_automatic_forward=True)
+    assert parse_update(raw, BOT) == Ignored(
+        10, "a channel post forwarded into its discussion group")
+
+
 def test_service_messages_are_ignored() -> None:
     joined = update(chat=GROUP, text=None, new_chat_members=[ANNA])
     assert parse_update(joined, BOT) == Ignored(10, "service message: new_chat_members")
