@@ -24,6 +24,7 @@ from litestar.status_codes import (
 from api.inbox import Delivery, Inbox
 from api.services import Services
 from domain.account import clean_name
+from domain.application import RefusedChannelError
 from domain.errors import DomainError, InvalidInputError
 from domain.interaction import clean_text
 from domain.ports import InboundMessage
@@ -130,6 +131,9 @@ async def call_log(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             number=call.number, duration_seconds=call.duration, outcome=call.outcome,
             notes=call.notes, ivr_choice=call.ivr_choice, contact_id=match[0].contact_id,
             call_id=call.call_id, agent=call.agent, occurred_at=call.at, actor=TELEPHONY_ACTOR)
+    except RefusedChannelError as refused:  # the call is on record all the same
+        return _answer(Delivery("refused", dict(refused.result.ids),
+                                refused.result.notification_id, refused.allowed, str(refused)))
     except DomainError as error:
         return Response({"status": "invalid", "error": error.message},
                         status_code=HTTP_400_BAD_REQUEST)

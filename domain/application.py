@@ -130,6 +130,9 @@ class CareDesk(Application[UUID]):
                  currencies: frozenset[str] = frozenset({"EUR"})) -> None:
         self.clock = clock
         self.currencies = currencies
+        self.send_feedback_outcomes = False
+        """Post a shipped or declined feedback's outcome into each requesting account's room
+        (and so to its bound chats) instead of leaving a note for the manager to pass on."""
         super().__init__(env=dict(env))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -946,8 +949,17 @@ class CareDesk(Application[UUID]):
                     account = self._get(Account, account_id)
                     feedback.prepare_outcome_message(
                         account.id, account.manager, _outcome_text(feedback, status), at, actor)
+                    outcomes.append((account.id, _outcome_text(feedback, status)))
 
-        return self._update(Feedback, feedback_id, None, change)
+        outcomes: list[tuple[UUID, str]] = []
+        result = self._update(Feedback, feedback_id, None, change)
+        if self.send_feedback_outcomes:
+            # Named by the feedback and outcome: a repeat after a crash posts nothing twice.
+            for account_id, text in outcomes:
+                self.post_to_room(account_id=account_id, text=text, author="Carelog",
+                                  actor=actor, occurred_at=at,
+                                  external_message_id=f"feedback:{feedback_id}:{status}")
+        return result
 
     def record_jira_comment(self, *, feedback_id: UUID, delivery: str, comment_id: str,
                             author: str, body: str, created_at: datetime,

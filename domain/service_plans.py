@@ -49,7 +49,7 @@ def _targets(fr_hours: tuple[float, float, float, float], res_hours: tuple[float
     }
 
 
-_ALL = frozenset(Channel)
+_ALL = frozenset(Channel) - {Channel.ROOM}  # staff posts only: never a client channel
 
 PLANS: dict[Tier, ServicePlan] = {
     Tier.VIP: ServicePlan(Tier.VIP, _ALL, _targets((0.5, 1, 2, 4), (4, 8, 24, 48))),

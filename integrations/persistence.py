@@ -64,6 +64,7 @@ def open_desk(settings: Settings, clock: Clock) -> CareDesk:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext('carelog:ddl'))")
             desk = CareDesk(env, clock, settings.currencies)
+    desk.send_feedback_outcomes = settings.feedback_outcomes == "send"
     datastore = getattr(desk.recorder, "datastore", None)
     if getattr(datastore, "enable_db_functions", False):
         desk.close()

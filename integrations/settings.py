@@ -116,6 +116,10 @@ class Settings:
     """CARELOG_ANSWER_CACHE: answers to plain queries kept while the views they read are
     unchanged (per process); 0 keeps none."""
 
+    feedback_outcomes: str = "note"
+    """CARELOG_FEEDBACK_OUTCOMES: when feedback ships or is declined, `note` leaves a message in
+    each requesting account's room for its manager to pass on; `send` posts it to the room."""
+
     form_limit_per_address: int = 5
     """CARELOG_FORM_LIMIT_PER_ADDRESS: web form requests per hour from one email address."""
 
@@ -196,6 +200,8 @@ class Settings:
             projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 2000, "PROJECTION_PAGE_SIZE"),
             reactor_interval=_seconds(get("REACTOR_INTERVAL"), 30.0, "REACTOR_INTERVAL"),
             answer_cache=_count(get("ANSWER_CACHE"), 256, "ANSWER_CACHE"),
+            feedback_outcomes=_choice(get("FEEDBACK_OUTCOMES"), ("note", "send"),
+                                      "FEEDBACK_OUTCOMES"),
             form_limit_per_address=_int(get("FORM_LIMIT_PER_ADDRESS"), 5,
                                         "FORM_LIMIT_PER_ADDRESS"),
             form_limit_per_ip=_int(get("FORM_LIMIT_PER_IP"), 30, "FORM_LIMIT_PER_IP"),
@@ -240,6 +246,15 @@ def _int(raw: str | None, default: int, name: str) -> int:
     if value <= 0:
         raise SettingsError(f"CARELOG_{name} must be positive")
     return value
+
+
+def _choice(raw: str | None, choices: tuple[str, ...], name: str) -> str:
+    """One of `choices`; the first when unset."""
+    if raw is None or not raw.strip():
+        return choices[0]
+    if raw.strip() not in choices:
+        raise SettingsError(f"CARELOG_{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw.strip()
 
 
 def _count(raw: str | None, default: int, name: str) -> int:

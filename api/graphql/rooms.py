@@ -116,6 +116,35 @@ class Room:
                             start_cursor=page.rows[0]["cursor"] if page.rows else None)
 
 
+@strawberry.type(description="A client message no account could be found for, held for a "
+                               "person to route to an account or dismiss.")
+class StrayMessage:
+    id: UUID
+    channel: Channel
+    sender: str
+    sender_name: str
+    subject: str | None
+    text: str = strawberry.field(description="As received: render it as text, never as HTML.")
+    occurred_at: datetime
+    reason: str
+    status: str
+    account_id: UUID | None
+
+    @classmethod
+    def from_row(cls, r: dict[str, Any]) -> StrayMessage:
+        return cls(id=UUID(r["id"]), channel=Channels(r["channel"]), sender=r["sender"],
+                   sender_name=r["sender_name"], subject=r["subject"], text=r["text"],
+                   occurred_at=r["occurred_at"], reason=r["reason"], status=r["status"],
+                   account_id=UUID(r["account_id"]) if r["account_id"] else None)
+
+
+@strawberry.enum
+class StrayStatus(Enum):
+    HELD = "held"
+    ROUTED = "routed"
+    DISMISSED = "dismissed"
+
+
 @strawberry.enum
 class RoomOrder(Enum):
     WAITING = "WAITING"
@@ -163,6 +192,16 @@ class RoomQuery:
         return Room.from_row(row) if row else Room(
             account_id=account_id, message_count=0, last_activity_at=None, last_message=None,
             waiting_since=None, unread=0, last_notification_id=0)
+
+
+    @strawberry.field(description="Messages from senders no account could be found for.")
+    async def stray_messages(self, info: Info, status: StrayStatus = StrayStatus.HELD,
+                             first: int = 50, wait_for: int | None = None) -> list[StrayMessage]:
+        authorize(info.context.viewer, Action.WORK_CASES)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        rows = await services.read(services.rooms.strays, status.value, first)
+        return [StrayMessage.from_row(r) for r in rows]
 
 
 @strawberry.type(description="A one-time code: type `/link CODE` in the client's chat.")
@@ -252,6 +291,22 @@ class RoomMutation:
         return await _run(info, Action.SUBMIT_REQUESTS, account_id,
                           services.desk.receive_message, message=message,
                           account_id=account_id, contact_id=contact)
+
+    @strawberry.mutation(description="Receive a held message at this account, as if it had "
+                                      "just arrived there.")
+    async def route_stray_message(self, info: Info, stray_message_id: UUID, account_id: UUID,
+                                  contact_id: UUID | None = None) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, account_id, desk.route_stray_message,
+                          stray_message_id=stray_message_id, account_id=account_id,
+                          contact_id=contact_id)
+
+    @strawberry.mutation(description="Drop a held message (spam, wrong address).")
+    async def dismiss_stray_message(self, info: Info, stray_message_id: UUID,
+                                    reason: str) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.WORK_CASES, None, desk.dismiss_stray_message,
+                          stray_message_id=stray_message_id, reason=reason)
 
     @strawberry.mutation(description="A phone call, logged by an agent or a telephony system.")
     async def log_call(self, info: Info, input: LogCallInput) -> CommandResult:

@@ -134,6 +134,20 @@ def test_the_board_ranks_by_arr_and_shows_jiras_news(
     assert by_title["SAML single sign-on"]["status"] == "DECLINED"
     # Every requesting account's manager has a message to pass on: two shipped, one declined.
     assert topics(runtime, "carelog:Feedback.OutcomeMessagePrepared") == 3
+    # ... and finds it in the account's room, as a note for the manager.
+    rooms = {name: gql("""query($id: UUID!, $w: Int) { room(accountId: $id, waitFor: $w) {
+        messages { edges { node { kind direction text subject } } } } }""", id=ident,
+        w=head)["room"]["messages"]["edges"] for name, ident in
+        (("small", small), ("other", other), ("big", big))}
+    notes = {name: [(e["node"]["kind"], e["node"]["subject"], e["node"]["text"])
+                    for e in edges if e["node"]["kind"] == "note"]
+             for name, edges in rooms.items()}
+    assert notes["small"] == notes["other"] == [
+        ("note", "Feedback shipped",
+         'Your request "Excel export" (Reporting) has shipped.')]
+    assert notes["big"] == [("note", "Feedback declined", 'Your request "SAML single sign-on" '
+                                                          "(Reporting) was declined by the "
+                                                          "product team.")]
 
 
 def issue_in_progress(client: TestClient[Any], gql: GraphQL, stub: JiraStub

@@ -173,6 +173,22 @@ def test_shipping_prepares_a_message_for_every_requesting_accounts_manager(
     assert topics(desk, before)[0] == "carelog:Feedback.JiraStatusChanged"
 
 
+def test_in_send_mode_the_outcome_is_posted_to_each_room_once(
+        desk: CareDesk, account_id: UUID, open_account: Callable[..., UUID]):
+    desk.send_feedback_outcomes = True
+    feedback_id = submit(desk, account_id)
+    other = open_account(name="Initech", manager="Bo Manager")
+    desk.support_feedback(feedback_id=feedback_id, account_id=other, actor=STAFF)
+
+    status(desk, feedback_id, "d-1", "shipped", 1, "10002")
+    status(desk, feedback_id, "d-2", "shipped", 2, "10002")
+
+    posts = events(desk, "carelog:Interaction.Recorded")
+    assert [(p.account_id, p.channel, p.direction, p.sender) for p in posts] == [
+        (account_id, "room", "outbound", "Carelog"), (other, "room", "outbound", "Carelog")]
+    assert "Export to Excel" in posts[0].text
+
+
 def test_a_comment_is_recorded_once(desk: CareDesk, account_id: UUID):
     feedback_id = submit(desk, account_id)
     for delivery in ("d-1", "d-2"):  # Jira retried with another delivery id

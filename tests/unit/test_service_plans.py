@@ -30,15 +30,21 @@ def test_every_tier_allows_email(tier):
     assert plan_for(tier).allows(Channel.EMAIL)
 
 
-def test_vip_allows_every_channel():
+def test_vip_allows_every_client_channel():
     plan = plan_for(Tier.VIP)
+    client_channels = [c for c in Channel if c is not Channel.ROOM]
 
-    assert all(plan.allows(c) for c in Channel)
-    assert plan.channel_names() == [c.value for c in Channel]
+    assert all(plan.allows(c) for c in client_channels)
+    assert plan.channel_names() == [c.value for c in client_channels]
+
+
+def test_no_plan_lets_a_client_write_as_the_room():
+    assert not any(plan_for(tier).allows(Channel.ROOM) for tier in Tier)
 
 
 def test_enterprise_lacks_only_the_phone():
-    assert [c for c in Channel if not plan_for(Tier.ENTERPRISE).allows(c)] == [Channel.PHONE]
+    assert [c for c in Channel if not plan_for(Tier.ENTERPRISE).allows(c)] == [
+        Channel.PHONE, Channel.ROOM]
 
 
 def test_standard_offers_email_portal_web_form_and_api():
