@@ -105,6 +105,25 @@ def _thread(msg: EmailMessage) -> tuple[str, ...]:
     return tuple(ordered[-_MAX_THREAD:])
 
 
+def _from(msg: EmailMessage) -> tuple[str, str, str | None]:
+    """Display name, lower-cased address, and what is odd about the From header (or None).
+
+    Parsed as RFC 5322 before encoded words are decoded, so a display name cannot smuggle
+    in an address of its own.
+    """
+    problem = None
+    try:
+        header = msg["From"]
+        found = [(a.display_name, a.addr_spec) for a in header.addresses] if header else []
+        if len(found) != 1 or header.defects or len(msg.get_all("From") or ()) > 1:
+            problem = "ambiguous From header"
+    except Exception:  # the structured parser trips over some garbage: fall back
+        found = [parseaddr(" ".join(_raw_headers(msg, "From")[:1]))]
+        problem = "unreadable From header"
+    name, address = found[0] if found else ("", "")
+    return _decoded(name), address.strip().lower(), problem if found else "no From address"
+
+
 def _occurred_at(msg: EmailMessage, received_at: datetime) -> datetime:
     """The Date header when it is readable and not in the future, else the receiving time."""
     for value in _raw_headers(msg, "Date")[:1]:
@@ -145,11 +164,9 @@ def read_mail(raw: bytes, *, trusted_authserv_id: str | None, staff_domains: fro
     received_at = received_at or datetime.now(UTC)
     msg = message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
     assert isinstance(msg, EmailMessage)
-    # parse before decoding: an encoded display name may hide an address of its own
-    name, address = parseaddr(" ".join(_raw_headers(msg, "From")[:1]))
-    sender = address.strip().lower()
+    name, sender, from_problem = _from(msg)
     domain = sender.rpartition("@")[2]
-    flags: list[str] = []
+    flags = [from_problem] if from_problem else []
     try:
         body = read_body(msg, _raw_body(raw))
         found = attachments(msg)
@@ -177,5 +194,5 @@ def read_mail(raw: bytes, *, trusted_authserv_id: str | None, staff_domains: fro
         case_ref=find_case_ref(subject), attachments=found,
         automated=automation is not None,
         flagged="; ".join(flags) or None)
-    return ReadMail(message, recipients, claims_staff, claims_staff and dmarc == "pass",
-                    automation, len(raw))
+    verified = claims_staff and dmarc == "pass" and from_problem is None
+    return ReadMail(message, recipients, claims_staff, verified, automation, len(raw))
