@@ -43,6 +43,12 @@ def outbound_message_id(case_id: UUID, *, nonce: str, secret: str | bytes, domai
     return f"case.{case_id.hex}.{nonce}.{_mac(secret, case_id.hex, nonce)}@{domain}"
 
 
+def case_of_own_id(message_id: str) -> UUID | None:
+    """The case named in a Message-ID we are about to send, unchecked (never for inbound)."""
+    match = _OURS.fullmatch(message_id.strip().strip("<>").strip())
+    return None if match is None else UUID(match.group(1))
+
+
 def verify_reference(message_id: str, secret: str | bytes) -> UUID | None:
     """The case a referenced Message-ID of ours names, or None if it is not ours or forged."""
     match = _OURS.fullmatch(message_id.strip().strip("<>").strip())
