@@ -1,0 +1,75 @@
+"""A local SMTP server on an ephemeral loopback port that records what it receives (aiosmtpd).
+
+`SmtpTestServer.answers` makes it refuse: set `data_reply` (for instance "451 4.3.0 Try
+later" or "550 5.7.1 Rejected") or `rcpt_reply`, and every following mail gets that answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.live import free_port
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    raw: bytes
+
+    def parsed(self) -> EmailMessage:
+        msg = message_from_bytes(self.raw, _class=EmailMessage, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class Answers:
+    rcpt_reply: str | None = None
+    data_reply: str | None = None
+
+
+@dataclass
+class SmtpTestServer:
+    answers: Answers = field(default_factory=Answers)
+    received: list[ReceivedMail] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
+                          address: str, rcpt_options: list[str]) -> str:
+        if self.answers.rcpt_reply:
+            return self.answers.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session,  # noqa: N802
+                          envelope: Envelope) -> str:
+        if self.answers.data_reply:
+            return self.answers.data_reply
+        with self.lock:
+            self.received.append(ReceivedMail(str(envelope.mail_from),
+                                              tuple(envelope.rcpt_tos),
+                                              envelope.original_content or b""))
+        return "250 2.0.0 Queued"
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[SmtpTestServer, int]]:
+    """A running recording server and its port on 127.0.0.1; stopped on exit."""
+    server = SmtpTestServer()
+    port = free_port()
+    controller = Controller(server, hostname="127.0.0.1", port=port,
+                            server_hostname="smtp.test.local")
+    controller.start()
+    try:
+        yield server, port
+    finally:
+        controller.stop()
