@@ -11,7 +11,7 @@ import re
 from uuid import UUID
 
 PREFIX = "CL-"
-_TAG = re.compile(r"\[\s*CL-([0-9A-Fa-f]{8})\s*\]")
+_TAG = re.compile(r"\[\s*CL-([0-9A-F]{8})\s*\]", re.IGNORECASE)
 _REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
