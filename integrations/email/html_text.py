@@ -29,6 +29,8 @@ class _TextCollector(HTMLParser):
             self.quote_depth += 1
         if tag in _BLOCKS:
             self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCKS:
@@ -60,6 +62,6 @@ def html_to_text(html: str, *, keep_newlines: bool = False) -> str:
     collector = _TextCollector(keep_newlines)
     collector.feed(html)
     collector.close()
-    lines = (line.strip() for line in "".join(collector.parts).split("\n"))
+    lines = (" ".join(line.split()) for line in "".join(collector.parts).split("\n"))
     text = "\n".join(line for line in lines if line != ">")
     return _BLANK_LINES.sub("\n\n", text).strip()

@@ -31,6 +31,8 @@ MAX_TEXT = 200_000
 """Characters of body text kept; a longer text is cut and says so."""
 
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")
+_BARE_ID = re.compile(r"[^<>\s@]{1,200}@[^<>\s@]{1,200}")
+"""Some mailers write the Message-ID without its angle brackets."""
 _MAX_THREAD = 50
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -89,7 +91,8 @@ def _message_ids(values: list[str]) -> list[str]:
 
 
 def _external_id(msg: EmailMessage, raw: bytes) -> str:
-    ids = _message_ids(_raw_headers(msg, "Message-ID"))
+    values = _raw_headers(msg, "Message-ID")
+    ids = _message_ids(values) or [v for v in values[:1] if _BARE_ID.fullmatch(v)]
     if ids:
         return ids[0]
     return f"sha256.{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id"

@@ -9,6 +9,7 @@ from integrations.clock import FakeClock
 from integrations.email.fake import FakeMailSender
 from integrations.email.loops import SenderRateLimit, should_auto_answer
 from integrations.email.parsing import read_mail
+from integrations.email.smtp_sender import SmtpConfig, build_mail
 from tests import mail_corpus as corpus
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -84,3 +85,14 @@ def test_the_fake_sender_records_and_fails_on_demand():
     assert (delivered.delivered, delivered.external_id) == (True, "m1@carelog.example")
     assert sender.sent == [message]
     assert sender.attempts == [message, message]
+
+
+def test_our_own_acknowledgement_read_back_is_automatic():
+    """If an ack of ours is bounced or forwarded back to us, it is never answered."""
+    ack = OutboundMessage(channel="email", conversation="a@acme.example", text="Received.",
+                          message_id="ack-1@carelog.example", automated=True)
+    raw = build_mail(ack, SmtpConfig(host="127.0.0.1", from_address="support@carelog.example"),
+                     FakeClock(START)).as_bytes()
+    message = read_mail(raw, trusted_authserv_id=None, staff_domains=frozenset()).message
+    assert message.automated
+    assert not should_auto_answer(message)
