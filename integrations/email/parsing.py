@@ -78,12 +78,17 @@ def _raw_headers(msg: EmailMessage, name: str) -> list[str]:
             if key.lower() == wanted]
 
 
+def _one_line(text: str) -> str:
+    return " ".join(_CONTROL.sub("", text).split())
+
+
 def _decoded(value: str) -> str:
+    """A raw header value with its RFC 2047 encoded words decoded, on one line."""
     try:
         text = str(make_header(decode_header(value)))
     except (LookupError, UnicodeError, ValueError):
         text = value
-    return " ".join(_CONTROL.sub("", text).split())
+    return _one_line(text)
 
 
 def _message_ids(values: list[str]) -> list[str]:
@@ -117,14 +122,23 @@ def _from(msg: EmailMessage) -> tuple[str, str, str | None]:
     problem = None
     try:
         header = msg["From"]
-        found = [(a.display_name, a.addr_spec) for a in header.addresses] if header else []
+        found = ([(_one_line(a.display_name), a.addr_spec) for a in header.addresses]
+                 if header else [])
         if len(found) != 1 or header.defects or len(msg.get_all("From") or ()) > 1:
             problem = "ambiguous From header"
     except Exception:  # the structured parser trips over some garbage: fall back
-        found = [parseaddr(" ".join(_raw_headers(msg, "From")[:1]))]
+        name, address = parseaddr(" ".join(_raw_headers(msg, "From")[:1]))
+        found = [(_decoded(name), address)]
         problem = "unreadable From header"
     name, address = found[0] if found else ("", "")
-    return _decoded(name), address.strip().lower(), problem if found else "no From address"
+    return name, address.strip().lower(), problem if found else "no From address"
+
+
+def _in_domains(domain: str, domains: frozenset[str]) -> bool:
+    """The domain or one of its parents is listed (mail from eu.carelog.example claims staff)."""
+    labels = domain.lower().split(".")
+    listed = {d.lower() for d in domains}
+    return any(".".join(labels[i:]) in listed for i in range(len(labels)))
 
 
 def _occurred_at(msg: EmailMessage, received_at: datetime) -> datetime:
@@ -160,7 +174,9 @@ def read_mail(raw: bytes, *, trusted_authserv_id: str | None, staff_domains: fro
     """Read one raw mail. Raises `MailTooLargeError` (only) when it exceeds `max_bytes`.
 
     `trusted_authserv_id` is our receiving server's id in Authentication-Results (None: no
-    mail can prove it comes from staff); `staff_domains` are lower-case domains of our agents.
+    mail can prove it comes from staff); `staff_domains` are our agents' mail domains
+    (subdomains count too). `received_at` (default now) is `occurred_at` when the Date
+    header is missing, unreadable or in the future.
     """
     if len(raw) > max_bytes:
         raise MailTooLargeError(len(raw), max_bytes)
@@ -183,7 +199,7 @@ def read_mail(raw: bytes, *, trusted_authserv_id: str | None, staff_domains: fro
         _raw_headers(msg, "To") + _raw_headers(msg, "Cc")) if a)
     if len(recipients) > max_recipients:
         flags.append(f"{len(recipients)} recipients (more than {max_recipients})")
-    claims_staff = domain in staff_domains
+    claims_staff = _in_domains(domain, staff_domains)
     dmarc = dmarc_result(_raw_headers(msg, "Authentication-Results"), trusted_authserv_id,
                          domain) if claims_staff else "none"
     if claims_staff and dmarc != "pass":
@@ -192,7 +208,7 @@ def read_mail(raw: bytes, *, trusted_authserv_id: str | None, staff_domains: fro
     automation = automation_reason(msg, sender)
     message = InboundMessage(
         channel=CHANNEL, external_id=_external_id(msg, raw), conversation=sender,
-        sender=sender, sender_name=_decoded(name), text=_cut(trim_quoted(body.text)),
+        sender=sender, sender_name=name, text=_cut(trim_quoted(body.text)),
         occurred_at=_occurred_at(msg, received_at), subject=subject, thread=_thread(msg),
         case_ref=find_case_ref(subject), attachments=found,
         automated=automation is not None,

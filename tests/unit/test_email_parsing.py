@@ -284,3 +284,12 @@ def test_a_from_header_with_two_addresses_is_never_a_verified_staff_sender():
     assert mail.message.flagged == "ambiguous From header"
     assert not mail.staff_verified
     assert mail.agent_reply_case(SECRET) is None
+
+
+def test_a_staff_subdomain_claims_staff_too():
+    raw = corpus.agent_reply("mx.carelog.example; dmarc=fail header.from=eu.carelog.example",
+                             "x@y").replace(b"sam@carelog.example", b"sam@EU.carelog.example")
+    mail = read(raw)
+    assert mail.claims_staff
+    assert mail.message.flagged == ("claims staff sender sam@eu.carelog.example but DMARC at "
+                                    "our server is 'fail'")
