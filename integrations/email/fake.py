@@ -1,34 +1,50 @@
-"""`FakeMailSender`: records what would have been mailed, and fails on demand."""
+"""`FakeMailSender`: the `MessageSender` contract for email in memory, for unit tests."""
 
 from __future__ import annotations
 
-from collections import deque
-
 from domain.ports import DeliveryReceipt, OutboundMessage
+
+CHANNEL = "email"
 
 
 class FakeMailSender:
-    """`MessageSender` for "email" in memory; queue receipts in `failures` to fail next sends."""
+    """Records every send; `fail_next(receipt, ...)` makes the next sends answer those receipts.
 
-    channel = "email"
+    A delivered mail's receipt carries its Message-ID (without angle brackets), as `SmtpSender`.
+    """
+
+    channel = CHANNEL
 
     def __init__(self) -> None:
         self.sent: list[OutboundMessage] = []
+        """Mails that were delivered."""
         self.attempts: list[OutboundMessage] = []
-        self.failures: deque[DeliveryReceipt] = deque()
+        """Every mail asked for, delivered or not."""
+        self._failures: list[DeliveryReceipt] = []
 
-    def fail_next(self, error: str = "451 4.3.0 try again later", *,
-                  retryable: bool = True, times: int = 1) -> None:
-        for _ in range(times):
-            self.failures.append(DeliveryReceipt(delivered=False, error=error,
-                                                 retryable=retryable))
+    def fail_next(self, *receipts: DeliveryReceipt) -> None:
+        if any(r.delivered for r in receipts):
+            raise ValueError("a failure receipt has delivered=False")
+        self._failures.extend(receipts)
+
+    @staticmethod
+    def deferred() -> DeliveryReceipt:
+        """What an SMTP server's 451 turns into."""
+        return DeliveryReceipt(False, error="451 4.3.0 Try again later", retryable=True)
+
+    @staticmethod
+    def refused() -> DeliveryReceipt:
+        """What an SMTP server's 550 (no such mailbox) turns into."""
+        return DeliveryReceipt(False, error="550 5.1.1 No such user")
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
         self.attempts.append(message)
-        if self.failures:
-            return self.failures.popleft()
+        if message.channel != CHANNEL:
+            return DeliveryReceipt(False, error=f"not an email message: {message.channel}")
+        if self._failures:
+            return self._failures.pop(0)
         self.sent.append(message)
-        return DeliveryReceipt(delivered=True, external_id=message.message_id.strip("<>"))
+        return DeliveryReceipt(True, message.message_id.strip().strip("<>"))
 
     def sent_to(self, address: str) -> list[OutboundMessage]:
         return [m for m in self.sent if m.conversation.lower() == address.lower()]

@@ -104,6 +104,8 @@ class SmtpSender:
         self.clock = clock or SystemClock()
 
     def send(self, message: OutboundMessage) -> DeliveryReceipt:
+        if message.channel != self.channel:
+            return DeliveryReceipt(False, error=f"not an email message: {message.channel}")
         try:
             mail = build_mail(message, self.config, self.clock)
         except (MailBuildError, ValueError) as error:

@@ -77,14 +77,17 @@ def test_the_fake_sender_records_and_fails_on_demand():
     sender = FakeMailSender()
     message = OutboundMessage(channel="email", conversation="a@acme.example", text="x",
                               message_id="<m1@carelog.example>")
-    sender.fail_next("550 5.1.1 no such user", retryable=False)
-    refused = sender.send(message)
-    delivered = sender.send(message)
+    sender.fail_next(sender.refused(), sender.deferred())
+    refused, deferred, delivered = (sender.send(message) for _ in range(3))
     assert (refused.delivered, refused.retryable, refused.error) == (
-        False, False, "550 5.1.1 no such user")
+        False, False, "550 5.1.1 No such user")
+    assert (deferred.delivered, deferred.retryable) == (False, True)
     assert (delivered.delivered, delivered.external_id) == (True, "m1@carelog.example")
     assert sender.sent == [message]
-    assert sender.attempts == [message, message]
+    assert sender.attempts == [message] * 3
+    telegram = sender.send(OutboundMessage(channel="telegram", conversation="1", text="x",
+                                           message_id="1"))
+    assert (telegram.delivered, telegram.error) == (False, "not an email message: telegram")
 
 
 def test_our_own_acknowledgement_read_back_is_automatic():
