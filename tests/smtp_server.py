@@ -14,7 +14,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.live import free_port
 
@@ -61,13 +61,34 @@ class SmtpTestServer:
         return "250 2.0.0 Queued"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """AUTH PLAIN/LOGIN for one user (without TLS: loopback tests only)."""
+
+    user: str
+    password: str
+
+    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                 auth_data: object) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword)
+              and auth_data.login.decode() == self.user
+              and auth_data.password.decode() == self.password)
+        return AuthResult(success=ok, handled=False)
+
+
 @contextmanager
-def smtp_server() -> Iterator[tuple[SmtpTestServer, int]]:
-    """A running recording server and its port on 127.0.0.1; stopped on exit."""
+def smtp_server(credentials: Credentials | None = None
+                ) -> Iterator[tuple[SmtpTestServer, int]]:
+    """A running recording server and its port on 127.0.0.1; stopped on exit.
+
+    With `credentials`, mail is accepted only after a successful AUTH.
+    """
     server = SmtpTestServer()
     port = free_port()
+    auth = ({"authenticator": credentials, "auth_required": True, "auth_require_tls": False}
+            if credentials else {})
     controller = Controller(server, hostname="127.0.0.1", port=port,
-                            server_hostname="smtp.test.local")
+                            server_hostname="smtp.test.local", **auth)
     controller.start()
     try:
         yield server, port

@@ -21,7 +21,7 @@ from integrations.email.smtp_listener import SmtpListener
 from integrations.email.smtp_sender import SmtpConfig, SmtpSender
 from tests import mail_corpus as corpus
 from tests.live import free_port
-from tests.smtp_server import SmtpTestServer, smtp_server
+from tests.smtp_server import Credentials, SmtpTestServer, smtp_server
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +113,24 @@ def test_a_550_answer_is_a_permanent_failure(server: tuple[SmtpTestServer, int])
     receipt = sender_for(port).send(reply())
     assert (receipt.delivered, receipt.retryable) == (False, False)
     assert receipt.error == "550 5.1.1 No such user"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_login_is_used_and_a_wrong_password_is_permanent():
+    with smtp_server(Credentials("carelog", "pa55")) as (recorder, port):
+        assert not sender_for(port).send(reply()).delivered
+        wrong = sender_for(port, username="carelog", password="nope").send(reply())
+        assert (wrong.delivered, wrong.retryable) == (False, False)
+        assert wrong.error is not None
+        assert wrong.error.startswith("535")
+        right = sender_for(port, username="carelog", password="pa55").send(reply())
+        assert right.delivered
+        assert len(recorder.received) == 1
+
+
+def test_another_channel_is_refused_without_connecting():
+    receipt = sender_for(free_port()).send(reply(channel="telegram"))
+    assert (receipt.delivered, receipt.error) == (False, "not an email message: telegram")
 
 
 def test_no_server_is_a_retryable_failure():
