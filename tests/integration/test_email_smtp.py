@@ -5,9 +5,11 @@ C8 loop between our listener and auto-responding mailboxes."""
 from __future__ import annotations
 
 import smtplib
+import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -21,7 +23,12 @@ from integrations.email.smtp_listener import SmtpListener
 from integrations.email.smtp_sender import SmtpConfig, SmtpSender
 from tests import mail_corpus as corpus
 from tests.live import free_port
-from tests.smtp_server import Credentials, SmtpTestServer, smtp_server
+from tests.smtp_server import (
+    Credentials,
+    SmtpTestServer,
+    self_signed_certificate,
+    smtp_server,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -145,6 +152,39 @@ def test_starttls_required_but_not_offered_is_permanent(server: tuple[SmtpTestSe
     receipt = sender_for(port, security="starttls").send(reply())
     assert (receipt.delivered, receipt.retryable) == (False, False)
     assert recorder.received == []
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def trusting(cert: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert))
+
+
+def test_starttls_encrypts_and_checks_the_certificate(certificate: tuple[Path, Path]):
+    with smtp_server(tls=certificate) as (recorder, port):
+        untrusted = sender_for(port, security="starttls").send(reply())
+        assert (untrusted.delivered, untrusted.retryable) == (False, True)
+        assert untrusted.error is not None
+        assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        plain = sender_for(port).send(reply())
+        assert (plain.delivered, plain.retryable) == (False, False)
+        assert plain.error is not None
+        assert plain.error.startswith("530")
+        receipt = sender_for(port, security="starttls",
+                             ssl_context=trusting(certificate[0])).send(reply())
+        assert receipt.delivered
+        assert [m.tls for m in recorder.received] == [True]
+
+
+def test_implicit_tls(certificate: tuple[Path, Path]):
+    with smtp_server(tls=certificate, implicit_tls=True) as (recorder, port):
+        receipt = sender_for(port, security="ssl",
+                             ssl_context=trusting(certificate[0])).send(reply())
+        assert receipt.delivered
+        assert [m.tls for m in recorder.received] == [True]
 
 
 @pytest.mark.parametrize("changes", [
