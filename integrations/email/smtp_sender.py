@@ -23,6 +23,7 @@ from integrations.email.case_tags import case_tag, find_case_ref, reply_subject
 from integrations.email.message_ids import case_of_own_id
 
 _MESSAGE_ID = re.compile(r"[^<>\s@]+@[^<>\s@]+")
+_MAX_REFERENCES = 20
 _ADDRESS = re.compile(r"[^<>\s@,;]+@[^<>\s@,;]+")
 
 
@@ -54,6 +55,10 @@ def _bracketed(message_id: str) -> str:
     return f"<{bare}>"
 
 
+def _is_message_id(value: str) -> bool:
+    return _MESSAGE_ID.fullmatch(value.strip().strip("<>").strip()) is not None
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -74,13 +79,14 @@ def build_mail(message: OutboundMessage, config: SmtpConfig, clock: Clock) -> Em
     mail["Subject"] = subject or "(no subject)"
     mail["Date"] = format_datetime(clock.now())
     mail["Message-ID"] = _bracketed(message.message_id)
-    references = [_bracketed(r) for r in message.references]
-    if message.in_reply_to:
+    # a client's malformed id is left out rather than blocking our reply
+    references = [_bracketed(r) for r in message.references if _is_message_id(r)]
+    if message.in_reply_to and _is_message_id(message.in_reply_to):
         parent = _bracketed(message.in_reply_to)
         mail["In-Reply-To"] = parent
         references = [r for r in references if r != parent] + [parent]
     if references:
-        mail["References"] = " ".join(references)
+        mail["References"] = " ".join(references[-_MAX_REFERENCES:])
     if message.automated:
         mail["Auto-Submitted"] = "auto-replied"
         # Exchange's own switch: no out-of-office answers to this mail

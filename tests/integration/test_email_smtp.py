@@ -207,6 +207,17 @@ def test_a_message_that_cannot_be_a_mail_is_refused_unsent(
     assert recorder.received == []
 
 
+def test_malformed_client_ids_are_left_out_of_the_threading_headers(
+        server: tuple[SmtpTestServer, int]):
+    recorder, port = server
+    receipt = sender_for(port).send(reply(in_reply_to="not an id",
+                                          references=("a@b", "broken id", "c@d")))
+    assert receipt.delivered
+    mail = recorder.received[0].parsed()
+    assert mail["In-Reply-To"] is None
+    assert mail["References"] == "<a@b> <c@d>"
+
+
 def test_header_injection_through_the_subject_is_folded_away(
         server: tuple[SmtpTestServer, int]):
     recorder, port = server
