@@ -298,6 +298,36 @@ def test_callback_failures_are_answered_so_the_sender_retries_or_gives_up(
     assert refused.value.smtp_code == code
 
 
+def test_a_slow_store_does_not_block_other_senders():
+    release, first_arrived, stored = threading.Event(), threading.Event(), []
+
+    def store(raw: bytes) -> None:
+        if b"slow-1" in raw:
+            first_arrived.set()
+            assert release.wait(30)
+        stored.append(raw)
+
+    def send(message_id: str) -> None:
+        with smtplib.SMTP("127.0.0.1", port, local_hostname="mx.acme.example",
+                          timeout=30) as smtp:
+            smtp.sendmail("jack@acme.example", ["support@carelog.example"],
+                          corpus.NO_MESSAGE_ID.replace(
+                              b"Subject:", f"Message-ID: <{message_id}@acme.example>\r\n"
+                                           "Subject:".encode()))
+
+    port = free_port()
+    with SmtpListener(store, domains=frozenset({"carelog.example"}), port=port):
+        slow = threading.Thread(target=send, args=("slow-1",))
+        slow.start()
+        assert first_arrived.wait(10)
+        send("quick-2")  # completes while the first mail is still being stored
+        assert len(stored) == 1
+        assert b"quick-2" in stored[0]
+        release.set()
+        slow.join(30)
+    assert len(stored) == 2
+
+
 def test_the_listener_stops_cleanly():
     port = free_port()
     listener = SmtpListener(Inbox(), domains=frozenset({"carelog.example"}), port=port)
