@@ -152,6 +152,9 @@ class OutboundMessage:
     subject: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    automated: bool = False
+    """An automatic answer (acknowledgement, out-of-hours notice), not a person's reply: email
+    marks it `Auto-Submitted: auto-replied` so well-behaved auto-responders do not answer it."""
 
 
 @dataclass(frozen=True, slots=True)
