@@ -5,9 +5,12 @@ our replies and room posts delivered by the reactor to the Bot API stub, the web
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from integrations.clock import FakeClock
 from integrations.settings import Secret, Settings, TelegramSettings
 from integrations.telegram.webhook import SECRET_HEADER
 from tests.conftest import START, GraphQL
+from tests.live import CARELOG, environment
 from tests.telegram_server import BLOCKED, BotApiStub, bot_api_stub, too_many_requests
 
 pytestmark = pytest.mark.e2e
@@ -292,3 +296,27 @@ def test_a_group_that_became_a_supergroup_stays_linked(
     until(lambda: delivery_of(gql, account_id, "To the new chat"))
     assert (new_chat, "To the new chat") in sent_texts(stub)
     assert (GROUP, "To the new chat") not in sent_texts(stub)
+
+
+def test_the_telegram_worker_polls_until_told_to_stop(
+        make_settings: Callable[..., Settings], stub: BotApiStub, tmp_path: Path) -> None:
+    settings = make_settings("sqlite")
+    env = {**environment(settings), "CARELOG_TELEGRAM_TOKEN": stub.token,
+           "CARELOG_TELEGRAM_API_URL": stub.url, "CARELOG_TELEGRAM_MODE": "polling"}
+    stub.queue(message(3, 1, "hello from an unlinked chat", int(time.time()) - 60,
+                       chat=-100555))
+    worker = subprocess.Popen([CARELOG, "worker", "telegram"], env=env, cwd=tmp_path,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        until(lambda: any(c.params.get("offset") == 4 for c in stub.calls_to("getUpdates")),
+              timeout=60)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 0, stderr
+    assert "privacy mode is on" in stderr
+    runtime = Runtime.open(settings, folds=False)
+    try:
+        assert topics(runtime, "carelog:StrayMessage.Held") == 1  # nobody linked that chat
+    finally:
+        runtime.close()
