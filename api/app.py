@@ -17,6 +17,7 @@ from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
 from api.runtime import Runtime
+from api.telegram_webhook import telegram_webhook
 from api.webhooks import jira_webhook
 from integrations.settings import Settings
 from projections.runner import ApplicationLog
@@ -32,7 +33,8 @@ def create_app(settings: Settings, *, run_workers: bool = True,
     Embedded (no CARELOG_NATS_URL), the projections follow the log in threads of this process.
     Distributed, this process listens for view changes on NATS and, with `run_workers`, also
     runs a relay and the stream projectors (`carelog serve --no-workers` runs none). With
-    `run_workers` and CARELOG_JIRA_URL, the Jira reactor runs in a thread too.
+    `run_workers` and CARELOG_JIRA_URL, the Jira reactor runs in a thread too; with
+    CARELOG_TELEGRAM_TOKEN, the outbound delivery too, and in polling mode the Telegram poller.
     """
 
     @asynccontextmanager
@@ -56,6 +58,10 @@ def create_app(settings: Settings, *, run_workers: bool = True,
             if run_workers:
                 rt.start_reactors()
                 stack.callback(rt.stop_reactors)
+            if rt.telegram is not None:
+                # getMe, then setWebhook (webhook mode) or polling (with the workers).
+                await asyncio.to_thread(rt.telegram.start, run_workers)
+                stack.push_async_callback(asyncio.to_thread, rt.telegram.stop)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()
@@ -72,7 +78,8 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
     )
     app = Litestar(
-        route_handlers=[graphql, healthz, readyz, jira_webhook, web_form, call_log],
+        route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
+                        call_log],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],

@@ -237,6 +237,38 @@ def worker_jira() -> None:
         runtime.close()
 
 
+@worker.command("telegram")
+def worker_telegram() -> None:
+    """The Telegram side (needs CARELOG_TELEGRAM_TOKEN): in polling mode, long-poll
+    getUpdates and apply each update as the webhook route would; in either mode, send our
+    outbound messages (one process at a time, through a lease).
+
+    Embedded, `carelog serve` does all of this itself. It reads the rooms and directory views,
+    which `carelog worker projections` keeps.
+    """
+    import signal
+    import threading
+
+    settings = _settings()
+    if not settings.telegram.enabled:
+        raise click.UsageError("the Telegram worker needs CARELOG_TELEGRAM_TOKEN")
+    runtime = Runtime.open(settings, folds=False)
+    assert runtime.telegram is not None
+    delivery = runtime.reactor("outbound-delivery")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        runtime.telegram.start(poll=True)
+        if delivery is not None:
+            delivery.start()
+        console.print(f"carelog worker telegram running ({settings.telegram.mode} mode"
+                      f"{', outbound delivery' if delivery is not None else ''})")
+        stop.wait()
+    finally:
+        runtime.close()
+
+
 def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
     import asyncio
     import signal

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from api.services import Services
+from api.telegram_bot import TelegramBot
 from domain.application import CareDesk
-from domain.ports import Clock
+from domain.ports import Clock, MessageSender
 from integrations.clock import SystemClock
 from integrations.jira.adapter import JiraTicketTracker
 from integrations.persistence import open_desk, open_views
@@ -21,6 +22,7 @@ from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
 from workers.health_alerts import HealthAlertsReactor
 from workers.jira_sync import JiraReactor, reactor_lease
+from workers.outbound_delivery import OutboundDelivery, delivery_lease
 from workers.periodic import PeriodicWorker
 from workers.projectors import ProjectorPool
 from workers.sla_clock import SlaClockReactor
@@ -35,8 +37,12 @@ class Runtime:
     pool: ProjectorPool
     services: Services
     reactors: list[PeriodicWorker]
-    """The SLA clock, the health alerts and (with CARELOG_JIRA_URL) the Jira sync."""
+    """The SLA clock, the health alerts, (with CARELOG_JIRA_URL) the Jira sync and (with a
+    sender for some channel, CARELOG_TELEGRAM_TOKEN) the outbound delivery."""
     jira: JiraReactor | None = None
+    telegram: TelegramBot | None = None
+    """The bot (with CARELOG_TELEGRAM_TOKEN): the webhook route's handler, and the poller."""
+    delivery: OutboundDelivery | None = None
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
@@ -71,12 +77,29 @@ class Runtime:
             # One process at a time calls Jira; a command wakes it at once.
             jira_worker = PeriodicWorker("jira", jira.run_once, 1.0, lease=reactor_lease(settings))
 
+        delivery_worker: PeriodicWorker | None = None
+
         def after_write() -> None:
             pool.nudge()
             if jira_worker is not None:
                 jira_worker.nudge()
+            if delivery_worker is not None:
+                delivery_worker.nudge()
 
         services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
+        telegram = (TelegramBot(settings.telegram, desk, services.directory, after_write)
+                    if settings.telegram.enabled else None)
+        # Outbound messages go out through the sender of their channel; the email adapter
+        # registers itself here as "email" when it is configured.
+        senders: dict[str, MessageSender] = {}
+        if telegram is not None:
+            senders[telegram.sender.channel] = telegram.sender
+        delivery = None
+        if senders:
+            delivery = OutboundDelivery(desk, services.rooms, services.directory, senders)
+            # One process at a time sends; a command wakes it, the rooms view may lag a little.
+            delivery_worker = PeriodicWorker("outbound-delivery", delivery.round, 1.0,
+                                             lease=delivery_lease(settings))
         interval = settings.reactor_interval
         reactors = [
             PeriodicWorker("sla-clock", SlaClockReactor(desk, services.cases, clock).round,
@@ -84,8 +107,10 @@ class Runtime:
             PeriodicWorker("health-alerts", HealthAlertsReactor(
                 desk, services.health, services.alerts).round, interval),
             *([jira_worker] if jira_worker is not None else []),
+            *([delivery_worker] if delivery_worker is not None else []),
         ]
-        return cls(settings, desk, store, runners, pool, services, reactors, jira)
+        return cls(settings, desk, store, runners, pool, services, reactors, jira, telegram,
+                   delivery)
 
     def reactor(self, name: str) -> PeriodicWorker | None:
         return next((r for r in self.reactors if r.name == name), None)
@@ -111,6 +136,8 @@ class Runtime:
 
     def close(self) -> None:
         self.stop_reactors()
+        if self.telegram is not None:
+            self.telegram.close()
         self.pool.stop()
         self.services.replays.close()
         self.store.close()

@@ -515,6 +515,11 @@ class CareDesk(Application[UUID]):
         if self._exists(conversation_id):
             bound = self._get(Conversation, conversation_id)
             if not bound.unbound:
+                if link.redeemed_by == conversation and bound.account_id == link.account_id:
+                    # The same `/link` delivered again: answer as the first time.
+                    return CommandResult({"conversationId": conversation_id,
+                                          "accountId": link.account_id}, self._head(),
+                                         duplicate=True)
                 raise InvalidStateError("this chat is already linked to an account")
         link.redeem(channel, conversation, at, actor)
         chat = Conversation(id=conversation_id, channel=channel, conversation=conversation,
@@ -531,6 +536,39 @@ class CareDesk(Application[UUID]):
             return None
         found = self._get(Conversation, conversation_id)
         return None if found.unbound else found
+
+    def move_conversation(self, *, channel: str, old: str, new: str, actor: str,
+                          occurred_at: datetime | None = None) -> CommandResult:
+        """The chat changed its id (a Telegram group became a supergroup): the binding, and
+        the case its messages join, move to the new id; the old one is unbound. One
+        transaction; moving again is a duplicate."""
+        at = self._when(occurred_at)
+        new = clean_name(new, "conversation", 200)
+        old_id, new_id = Conversation.id_for(channel, old), Conversation.id_for(channel, new)
+        moved = self.conversation(channel, new)
+        if self._exists(old_id):
+            before = self._get(Conversation, old_id)
+            if before.unbound and moved is not None and moved.account_id == before.account_id:
+                return CommandResult({"conversationId": new_id, "accountId": moved.account_id},
+                                     self._head(), duplicate=True)
+        if moved is not None:
+            raise InvalidStateError("the new chat is already linked to an account")
+        before = self._get(Conversation, old_id)
+        if before.unbound:
+            raise InvalidStateError("the chat is no longer linked to an account")
+        after = Conversation(id=new_id, channel=channel, conversation=new,
+                             account_id=before.account_id, contact_id=before.contact_id,
+                             title=before.title, link_code_id=None, occurred_at=at, actor=actor)
+        if before.current_case_id is not None:
+            after.follow_case(before.current_case_id, at, actor)
+        before.unbind(f"the chat moved to {new}", at, actor)
+        try:
+            recordings = self.save(after, before)
+        except IntegrityError:  # a new chat once bound and since unbound: not ours to reuse
+            raise InvalidStateError("the new chat was linked before; link it with a new code")\
+                from None
+        return CommandResult({"conversationId": new_id, "accountId": before.account_id},
+                             recordings[-1].notification.id, after.version)
 
     def unlink_conversation(self, *, conversation_id: UUID, reason: str, actor: str,
                             occurred_at: datetime | None = None) -> CommandResult:
@@ -721,6 +759,15 @@ class CareDesk(Application[UUID]):
             if not result.duplicate:
                 return result
         return self._update(ReadMarker, marker_id, None, lambda m: m.mark(position, at, actor))
+
+    def account(self, account_id: UUID) -> Account:
+        return self._get(Account, account_id)
+
+    def interaction(self, interaction_id: UUID) -> Interaction:
+        return self._get(Interaction, interaction_id)
+
+    def case(self, case_id: UUID) -> Case:
+        return self._get(Case, case_id)
 
     def attempt_delivery(self, *, interaction_id: UUID, actor: str) -> CommandResult:
         """Note that we are about to send; a crash before the outcome leaves this trace."""

@@ -80,6 +80,7 @@ class Case(Aggregate):
     ) -> None:
         self.account_id = account_id
         self.channel = channel
+        self.opening_interaction_id = opening_interaction_id
         self.subject = subject
         self.priority = priority
         self.line = line

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -71,6 +72,55 @@ class JiraSettings:
     @property
     def enabled(self) -> bool:
         return self.url is not None
+
+
+TELEGRAM_MODES = ("webhook", "polling")
+_WEBHOOK_KEY = Secret("carelog-telegram-webhook-v1")
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """The Telegram bot client groups talk to; `token` unset means no Telegram."""
+
+    token: Secret | None = None
+    """CARELOG_TELEGRAM_TOKEN: the bot token from @BotFather (123456:ABC-...)."""
+
+    api_url: str = "https://api.telegram.org"
+    """CARELOG_TELEGRAM_API_URL: the Bot API server (a local `telegram-bot-api` works too)."""
+
+    webhook_secret: Secret | None = None
+    """CARELOG_TELEGRAM_WEBHOOK_SECRET: the `secret_token` Telegram repeats in the
+    `X-Telegram-Bot-Api-Secret-Token` header (1-256 of A-Z a-z 0-9 _ -). Unset: derived from
+    the bot token (an HMAC of it), so every replica agrees without another secret to share."""
+
+    mode: str = "webhook"
+    """CARELOG_TELEGRAM_MODE: `webhook` (Telegram POSTs to /webhooks/telegram) or `polling`
+    (a worker long-polls getUpdates: for installations Telegram cannot reach)."""
+
+    public_url: str | None = None
+    """CARELOG_TELEGRAM_PUBLIC_URL: https://carelog.example.com, where Telegram reaches this
+    installation; with it, webhook mode calls setWebhook at start."""
+
+    timeout: float = 10.0
+    """CARELOG_TELEGRAM_TIMEOUT: seconds to connect and to read one Bot API answer."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.token is not None
+
+    @property
+    def secret_token(self) -> Secret | None:
+        """The webhook secret token in force: the configured one, else the derived one."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret
+        if self.token is None:
+            return None
+        from integrations.telegram.webhook import derive_secret_token
+        return derive_secret_token(self.token, _WEBHOOK_KEY)
+
+    @property
+    def webhook_url(self) -> str | None:
+        return f"{self.public_url}/webhooks/telegram" if self.public_url else None
 
 
 @dataclass(frozen=True)
@@ -146,6 +196,9 @@ class Settings:
     jira: JiraSettings = field(default_factory=JiraSettings)
     """CARELOG_JIRA_*: the Jira project that receives product feedback."""
 
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    """CARELOG_TELEGRAM_*: the bot that links client groups to rooms and carries replies."""
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url is not None
@@ -212,6 +265,7 @@ class Settings:
                                            "NATS_DUPLICATE_WINDOW"),
             nats_monitor_url=get("NATS_MONITOR_URL"),
             jira=_jira(get),
+            telegram=_telegram(get),
         )
 
 
@@ -234,6 +288,30 @@ def _jira(get: Callable[[str], str | None]) -> JiraSettings:
                                    "JIRA_RECONCILE_SECONDS"),
         declined_statuses=frozenset(p.strip() for p in declined.split(",") if p.strip()),
     )
+
+
+def _telegram(get: Callable[[str], str | None]) -> TelegramSettings:
+    token = get("TELEGRAM_TOKEN")
+    if token is not None and ("/" in token or ":" not in token):
+        raise SettingsError("CARELOG_TELEGRAM_TOKEN must be a bot token like 123456:ABC-DEF...")
+    api_url = (get("TELEGRAM_API_URL") or "https://api.telegram.org").rstrip("/")
+    if not api_url.startswith(("https://", "http://")):
+        raise SettingsError("CARELOG_TELEGRAM_API_URL must be an http(s):// URL")
+    secret = get("TELEGRAM_WEBHOOK_SECRET")
+    if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise SettingsError("CARELOG_TELEGRAM_WEBHOOK_SECRET must be 1-256 of A-Z a-z 0-9 _ -")
+    mode = (get("TELEGRAM_MODE") or "webhook").lower()
+    if mode not in TELEGRAM_MODES:
+        raise SettingsError("CARELOG_TELEGRAM_MODE must be webhook or polling")
+    public = get("TELEGRAM_PUBLIC_URL")
+    if public is not None and not public.startswith("https://"):
+        raise SettingsError("CARELOG_TELEGRAM_PUBLIC_URL must be an https:// URL (Telegram "
+                            "delivers webhooks over HTTPS only)")
+    return TelegramSettings(
+        token=Secret(token) if token else None, api_url=api_url,
+        webhook_secret=Secret(secret) if secret else None, mode=mode,
+        public_url=public.rstrip("/") if public else None,
+        timeout=_seconds(get("TELEGRAM_TIMEOUT"), 10.0, "TELEGRAM_TIMEOUT"))
 
 
 def _int(raw: str | None, default: int, name: str) -> int:

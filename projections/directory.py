@@ -2,7 +2,8 @@
 
 Mail from `eva@acme.example` reaches Acme because Eva is one of its contacts, or failing that
 because `acme.example` is one of its mail domains; a call from +49 30 1234 reaches the contact
-with that number. Serves the channel routes (`DirectoryView.find`).
+with that number. Serves the channel routes (`DirectoryView.find`), and names the chats bound
+to an account's room (`DirectoryView.bound_chats`), where room posts are sent.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ DOMAINS = Table(
     key=("account_id",),
 )
 
+CHATS = Table(
+    "directory_chats",
+    columns=(Column("conversation_id"), Column("account_id"), Column("channel"),
+             Column("conversation"), Column("position", "int")),
+    key=("conversation_id",),
+    indexes=(("account_id",),),
+)
+
 
 def phone_key(number: str) -> str:
     """Digits only, with the leading + kept: how a number is compared, however written."""
@@ -47,14 +56,26 @@ def phone_key(number: str) -> str:
 
 class DirectoryProjection(Projection):
     name = "directory"
-    version = 1
-    tables = (ADDRESSES, CONTACTS, DOMAINS)
+    version = 2
+    tables = (ADDRESSES, CONTACTS, DOMAINS, CHATS)
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
         if topic == "carelog:Account.ContactLeft":
             yield CONTACTS, (str(event.contact_id),)
         elif topic == "carelog:Account.EmailDomainsSet":
             yield DOMAINS, (str(event.originator_id),)
+        elif topic == "carelog:Conversation.Unbound":
+            yield CHATS, (str(event.originator_id),)
+
+    @handles("carelog:Conversation.Bound")
+    def chat_bound(self, e: Any, rows: Rows, position: int) -> None:
+        rows.put(CHATS, {"conversation_id": str(e.originator_id),
+                         "account_id": str(e.account_id), "channel": e.channel,
+                         "conversation": e.conversation, "position": position})
+
+    @handles("carelog:Conversation.Unbound")
+    def chat_unbound(self, e: Any, rows: Rows, position: int) -> None:
+        rows.delete(CHATS, str(e.originator_id))
 
     @handles("carelog:Account.ContactAdded")
     def contact_added(self, e: Any, rows: Rows, position: int) -> None:
@@ -121,3 +142,11 @@ class DirectoryView:
 
     def find_phone(self, number: str) -> list[Match]:
         return self._lookup("phone", phone_key(number))
+
+    def bound_chats(self, account_id: str, channel: str) -> list[str]:
+        """The chats on `channel` bound to the account's room, in the order they were bound."""
+        with self.store.reader() as tx:
+            found = tx.fetch_all(
+                "SELECT conversation FROM directory_chats WHERE account_id = ? AND channel = ? "
+                "ORDER BY position", [account_id, channel])
+        return [str(r["conversation"]) for r in found]

@@ -303,8 +303,9 @@ class RoomsView:
                 "LIMIT ?", [status, first])]
 
     def undelivered(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Our messages still to send (pending or to retry), oldest first."""
-        sql = ("SELECT * FROM room_messages WHERE delivery IN ('pending', 'retrying') "
+        """Our messages still to send (pending or to retry) or whose send has no outcome on
+        record (`sending`: in flight, or cut short by a crash), oldest first."""
+        sql = ("SELECT * FROM room_messages WHERE delivery IN ('pending', 'retrying', 'sending') "
                "ORDER BY position LIMIT ?")
         with self.store.reader() as tx:
             return [tx.decode(r, _MESSAGE_TYPES) for r in tx.fetch_all(sql, [limit])]

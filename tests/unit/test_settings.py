@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.settings import JiraSettings, Secret, Settings, SettingsError
+from integrations.settings import JiraSettings, Secret, Settings, SettingsError, TelegramSettings
 
 
 def from_env(dotenv: Path | None = None, **variables: str) -> Settings:
@@ -282,3 +282,47 @@ def test_bad_jira_settings_name_their_variable():
         from_env(CARELOG_JIRA_URL="acme.atlassian.net")
     with pytest.raises(SettingsError, match="CARELOG_JIRA_TIMEOUT"):
         from_env(CARELOG_JIRA_TIMEOUT="soon")
+
+
+TOKEN = "7000000001:AAHfiqksKZ8WmR2zSjiQ7_v4TMAKdiHm9T0"
+
+
+def test_telegram_is_off_until_its_token_is_set():
+    assert from_env().telegram == TelegramSettings()
+    assert from_env().telegram.enabled is False
+    assert from_env().telegram.secret_token is None
+
+
+def test_telegram_settings_are_read_and_secrets_never_shown():
+    telegram = from_env(CARELOG_TELEGRAM_TOKEN=TOKEN,
+                        CARELOG_TELEGRAM_API_URL="http://127.0.0.1:8081/",
+                        CARELOG_TELEGRAM_WEBHOOK_SECRET="hook_456-x",
+                        CARELOG_TELEGRAM_MODE="Polling",
+                        CARELOG_TELEGRAM_PUBLIC_URL="https://care.example.com/").telegram
+
+    assert telegram.enabled
+    assert telegram.api_url == "http://127.0.0.1:8081"
+    assert telegram.mode == "polling"
+    assert telegram.webhook_url == "https://care.example.com/webhooks/telegram"
+    assert telegram.secret_token == Secret("hook_456-x")
+    shown = f"{telegram!r} {telegram} {from_env(CARELOG_TELEGRAM_TOKEN=TOKEN)!r}"
+    assert TOKEN not in shown
+    assert "hook_456-x" not in shown
+
+
+def test_without_a_webhook_secret_one_is_derived_from_the_token():
+    derived = from_env(CARELOG_TELEGRAM_TOKEN=TOKEN).telegram.secret_token
+    assert derived is not None
+    assert derived == from_env(CARELOG_TELEGRAM_TOKEN=TOKEN).telegram.secret_token
+    assert TOKEN not in derived.value
+    assert len(derived.value) == 64
+    other = from_env(CARELOG_TELEGRAM_TOKEN="7000000002:other").telegram.secret_token
+    assert other != derived
+
+
+def test_bad_telegram_settings_name_their_variable():
+    for name, bad in (("TOKEN", "no-colon"), ("API_URL", "api.telegram.org"),
+                      ("WEBHOOK_SECRET", "has space"), ("MODE", "push"),
+                      ("PUBLIC_URL", "http://care.example.com"), ("TIMEOUT", "soon")):
+        with pytest.raises(SettingsError, match=f"CARELOG_TELEGRAM_{name}"):
+            from_env(**{"CARELOG_TELEGRAM_TOKEN": TOKEN, f"CARELOG_TELEGRAM_{name}": bad})
