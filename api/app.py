@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
@@ -12,13 +12,15 @@ from litestar.config.app import AppConfig
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from api.channels import call_log, web_form
+from api.channels import call_log, inbound_email, web_form
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
 from api.webhooks import jira_webhook
+from domain.application import RefusedChannelError
+from integrations.email.smtp_listener import SmtpListener
 from integrations.settings import Settings
 from projections.runner import ApplicationLog
 from workers.distributed import NatsWorkers
@@ -62,6 +64,14 @@ def create_app(settings: Settings, *, run_workers: bool = True,
                 # getMe, then setWebhook (webhook mode) or polling (with the workers).
                 await asyncio.to_thread(rt.telegram.start, run_workers)
                 stack.push_async_callback(asyncio.to_thread, rt.telegram.stop)
+            listen = settings.email.listen
+            if listen is not None and run_workers:
+                host, _, port = listen.rpartition(":")
+                listener = SmtpListener(_mail_handler(rt), host=host, port=int(port),
+                                        domains=frozenset({settings.email.domain}),
+                                        data_size_limit=settings.email.max_bytes)
+                await asyncio.to_thread(listener.start)
+                stack.push_async_callback(asyncio.to_thread, listener.stop)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()
@@ -79,13 +89,29 @@ def create_app(settings: Settings, *, run_workers: bool = True,
     )
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
-                        call_log],
+                        call_log, inbound_email],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
     )
     app.state.schema = schema
     return app
+
+
+def _mail_handler(rt: Runtime) -> Callable[[bytes], None]:
+    """What the SMTP listener does with each mail: route it, then wake the workers."""
+    inbox = rt.email
+    assert inbox is not None
+
+    def on_mail(raw: bytes) -> None:
+        try:
+            inbox.receive(raw)
+        except RefusedChannelError:
+            pass  # recorded, and answered with the allowed channels
+        finally:
+            rt.services.after_write()
+
+    return on_mail
 
 
 def _no_docs(config: AppConfig) -> AppConfig:

@@ -1,4 +1,4 @@
-"""HTTP entry points of the client channels: the web form and telephony call logs.
+"""HTTP entry points of the client channels: the web form, call logs and raw mail.
 
 Each turns its request into an `InboundMessage` and hands it to the `Inbox`, which finds the
 account and routes the message to its case (or holds it as a stray message).
@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, post
 from litestar.response import Response
@@ -18,6 +20,8 @@ from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_202_ACCEPTED,
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_429_TOO_MANY_REQUESTS,
 )
 
@@ -29,6 +33,8 @@ from domain.errors import DomainError, InvalidInputError
 from domain.interaction import clean_text
 from domain.ports import InboundMessage
 from domain.values import Channel
+from integrations.email.case_tags import case_ref
+from integrations.email.parsing import MailTooLargeError
 
 FORM_ACTOR = "integration:web-form"
 TELEPHONY_ACTOR = "integration:telephony"
@@ -73,8 +79,9 @@ class WebForm:
 
 
 def case_reference(case_id: Any) -> str:
-    """The short reference a client quotes: `CL-` and the case id's first 8 hex digits."""
-    return f"CL-{str(case_id)[:8].upper()}"
+    """The short reference a client quotes: `CL-` and the case id's first 8 hex digits (the
+    tag mail subjects carry, `integrations.email.case_tags`)."""
+    return case_ref(UUID(str(case_id)))
 
 
 @post("/forms/request", status_code=HTTP_200_OK)
@@ -98,7 +105,7 @@ async def web_form(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
                         status_code=HTTP_400_BAD_REQUEST)
     if not services.form_limits_by_address.allow(form.email):
         return _too_many(services.form_limits_by_address.retry_after(form.email))
-    inbox = Inbox(services.desk, services.directory)
+    inbox = Inbox(services.desk, services.directory, services.cases)
     delivery = await _deliver(services, inbox, form.message(services.desk.clock.now()),
                               FORM_ACTOR)
     return _answer(delivery)
@@ -142,6 +149,45 @@ async def call_log(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
                         status_code=HTTP_400_BAD_REQUEST)
     return _answer(Delivery("duplicate" if result.duplicate else "routed", dict(result.ids),
                             result.notification_id))
+
+
+INBOUND_SECRET_HEADER = "X-Carelog-Inbound-Secret"
+
+
+@post("/inbound/email", status_code=HTTP_200_OK, request_max_body_size=64 * 1024 * 1024)
+async def inbound_email(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """One raw RFC 5322 mail (`message/rfc822`) from a mail gateway."""
+    services: Services = request.app.state.services
+    runtime = request.app.state.runtime
+    settings = services.settings.email
+    if settings.inbound_secret is not None and not hmac.compare_digest(
+            (request.headers.get(INBOUND_SECRET_HEADER) or "").encode(),
+            settings.inbound_secret.value.encode()):
+        services.webhook_rejections += 1
+        return Response({"status": "refused"}, status_code=HTTP_401_UNAUTHORIZED)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_bytes:
+        return _too_large(int(declared), settings.max_bytes)
+    raw = await request.body()
+    if not raw.strip():
+        return Response({"status": "invalid", "error": "the body must be one raw mail"},
+                        status_code=HTTP_400_BAD_REQUEST)
+    try:
+        delivery = await asyncio.to_thread(runtime.email.receive, raw)
+    except MailTooLargeError as error:
+        return _too_large(error.size, error.limit)
+    except RefusedChannelError as refused:
+        delivery = Delivery("refused", dict(refused.result.ids),
+                            refused.result.notification_id, refused.allowed, str(refused))
+    finally:
+        services.after_write()
+    return _answer(delivery)
+
+
+def _too_large(size: int, limit: int) -> Response[dict[str, Any]]:
+    return Response({"status": "too_large", "error": f"the mail has {size:,} bytes; the limit "
+                                                     f"is {limit:,}"},
+                    status_code=HTTP_413_REQUEST_ENTITY_TOO_LARGE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,14 @@ the channels the client may use (never for auto-replies, which are never answere
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from uuid import UUID
 
 from domain.application import CareDesk, CommandResult, RefusedChannelError
 from domain.ports import InboundMessage
 from domain.values import Channel
+from integrations.email.case_tags import PREFIX as TAG_PREFIX
+from projections.case_queues import CaseQueuesView
 from projections.directory import DirectoryView, Match
 
 
@@ -32,9 +34,12 @@ class Delivery:
 
 
 class Inbox:
-    def __init__(self, desk: CareDesk, directory: DirectoryView) -> None:
+    def __init__(self, desk: CareDesk, directory: DirectoryView,
+                 cases: CaseQueuesView | None = None) -> None:
         self.desk = desk
         self.directory = directory
+        self.cases = cases
+        """Resolves short case tags (`CL-1A2B3C4D`) to cases; without it tags are ignored."""
 
     def find(self, message: InboundMessage) -> tuple[Match | None, str | None]:
         """The account (and contact) a message comes from, or why none could be found."""
@@ -62,6 +67,7 @@ class Inbox:
                                                 actor=actor)
             return Delivery("duplicate" if held.duplicate else "held", dict(held.ids),
                             held.notification_id, reason=reason)
+        message = self._resolve_tag(message, match.account_id)
         try:
             result = self.desk.receive_message(
                 message=message, account_id=match.account_id, contact_id=match.contact_id,
@@ -75,6 +81,15 @@ class Inbox:
             return Delivery("refused", dict(refused.result.ids),
                             refused.result.notification_id, refused.allowed, str(refused))
         return _delivery(result)
+
+    def _resolve_tag(self, message: InboundMessage, account_id: UUID) -> InboundMessage:
+        """A short case tag names a case of this account, or nothing (never another's)."""
+        ref = message.case_ref
+        if ref is None or not ref.upper().startswith(TAG_PREFIX):
+            return message
+        found = (self.cases.by_reference(str(account_id), ref[len(TAG_PREFIX):])
+                 if self.cases is not None else [])
+        return replace(message, case_ref=found[0] if len(found) == 1 else None)
 
 
 def _delivery(result: CommandResult) -> Delivery:

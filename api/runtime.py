@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from api.email_channel import EmailInbox, EmailReplies, smtp_sender
 from api.services import Services
 from api.telegram_bot import TelegramBot
 from domain.application import CareDesk
@@ -43,6 +44,8 @@ class Runtime:
     telegram: TelegramBot | None = None
     """The bot (with CARELOG_TELEGRAM_TOKEN): the webhook route's handler, and the poller."""
     delivery: OutboundDelivery | None = None
+    email: EmailInbox | None = None
+    """Reads client mail for the `/inbound/email` route and the SMTP listener."""
 
     @classmethod
     def open(cls, settings: Settings, clock: Clock | None = None, *,
@@ -89,11 +92,15 @@ class Runtime:
         services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
         telegram = (TelegramBot(settings.telegram, desk, services.directory, after_write)
                     if settings.telegram.enabled else None)
-        # Outbound messages go out through the sender of their channel; the email adapter
-        # registers itself here as "email" when it is configured.
+        email = EmailInbox(settings.email, desk, services.directory, services.cases, clock)
+        # Outbound messages go out through the sender of their channel.
         senders: dict[str, MessageSender] = {}
         if telegram is not None:
             senders[telegram.sender.channel] = telegram.sender
+        if settings.email.smtp_host is not None:
+            replies = EmailReplies(smtp_sender(settings.email, clock), desk, services.rooms,
+                                   email.mailbox)
+            senders[replies.channel] = replies
         delivery = None
         if senders:
             delivery = OutboundDelivery(desk, services.rooms, services.directory, senders)
@@ -110,7 +117,7 @@ class Runtime:
             *([delivery_worker] if delivery_worker is not None else []),
         ]
         return cls(settings, desk, store, runners, pool, services, reactors, jira, telegram,
-                   delivery)
+                   delivery, email)
 
     def reactor(self, name: str) -> PeriodicWorker | None:
         return next((r for r in self.reactors if r.name == name), None)

@@ -71,6 +71,7 @@ class Interaction(Aggregate):
         self.direction = direction
         self.channel_allowed = channel_allowed
         self.conversation = conversation
+        self.automated = automated
         self.text = text
         self.edits: list[str] = []
         self.delivery: str | None = None  # outbound only: attempted, delivered, failed

@@ -79,6 +79,63 @@ _WEBHOOK_KEY = Secret("carelog-telegram-webhook-v1")
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """Mail in (the `/inbound/email` route, an optional SMTP listener) and out (SMTP)."""
+
+    domain: str = "carelog.invalid"
+    """CARELOG_EMAIL_DOMAIN: our mail domain, the right-hand side of our Message-IDs."""
+
+    secret: Secret | None = None
+    """CARELOG_EMAIL_SECRET: signs our Message-IDs, so a reply names a case only through an id
+    we made. Unset: derived from the domain (set it in production: anyone knowing the domain
+    could then sign)."""
+
+    staff_domains: frozenset[str] = frozenset()
+    """CARELOG_EMAIL_STAFF_DOMAINS: our agents' mail domains, comma-separated: mail From them
+    must pass DMARC at our own server, else it is held for review (never an agent reply)."""
+
+    authserv_id: str | None = None
+    """CARELOG_EMAIL_AUTHSERV_ID: our receiving server's name in Authentication-Results; only
+    its verdicts count (RFC 8601)."""
+
+    inbound_secret: Secret | None = None
+    """CARELOG_EMAIL_INBOUND_SECRET: when set, POST /inbound/email needs it in the
+    `X-Carelog-Inbound-Secret` header (your mail gateway sends it)."""
+
+    max_bytes: int = 25 * 1024 * 1024
+    """CARELOG_EMAIL_MAX_BYTES: larger mail is refused (413, SMTP 552) before it is parsed."""
+
+    smtp_host: str | None = None
+    """CARELOG_SMTP_HOST: where replies are handed over; unset: replies by mail wait."""
+
+    smtp_port: int = 587
+    """CARELOG_SMTP_PORT."""
+
+    smtp_security: str = "starttls"
+    """CARELOG_SMTP_SECURITY: `starttls`, `ssl` or `none`."""
+
+    smtp_user: str | None = None
+    """CARELOG_SMTP_USER."""
+
+    smtp_password: Secret | None = None
+    """CARELOG_SMTP_PASSWORD."""
+
+    from_address: str = "support@carelog.invalid"
+    """CARELOG_SMTP_FROM: the address our replies come from."""
+
+    from_name: str | None = None
+    """CARELOG_SMTP_FROM_NAME: the name shown with it."""
+
+    listen: str | None = None
+    """CARELOG_SMTP_LISTEN: host:port for an SMTP listener that receives client mail for
+    CARELOG_EMAIL_DOMAIN (e.g. 127.0.0.1:2525 behind your MX); unset: none."""
+
+    @property
+    def signing_secret(self) -> str:
+        return self.secret.value if self.secret is not None else f"carelog:{self.domain}"
+
+
+@dataclass(frozen=True)
 class TelegramSettings:
     """The Telegram bot client groups talk to; `token` unset means no Telegram."""
 
@@ -197,6 +254,7 @@ class Settings:
     """CARELOG_JIRA_*: the Jira project that receives product feedback."""
 
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
     """CARELOG_TELEGRAM_*: the bot that links client groups to rooms and carries replies."""
 
     @property
@@ -266,6 +324,7 @@ class Settings:
             nats_monitor_url=get("NATS_MONITOR_URL"),
             jira=_jira(get),
             telegram=_telegram(get),
+            email=_email(get),
         )
 
 
@@ -312,6 +371,30 @@ def _telegram(get: Callable[[str], str | None]) -> TelegramSettings:
         webhook_secret=Secret(secret) if secret else None, mode=mode,
         public_url=public.rstrip("/") if public else None,
         timeout=_seconds(get("TELEGRAM_TIMEOUT"), 10.0, "TELEGRAM_TIMEOUT"))
+
+
+def _email(get: Callable[[str], str | None]) -> EmailSettings:
+    domain = (get("EMAIL_DOMAIN") or "carelog.invalid").strip().lower()
+    if not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,63}|[a-z0-9.-]+\.invalid", domain):
+        raise SettingsError(f"CARELOG_EMAIL_DOMAIN must be a mail domain, not {domain!r}")
+    staff = frozenset(d.strip().lower() for d in (get("EMAIL_STAFF_DOMAINS") or "").split(",")
+                      if d.strip())
+    security = _choice(get("SMTP_SECURITY"), ("starttls", "ssl", "none"), "SMTP_SECURITY")
+    listen = get("SMTP_LISTEN")
+    if listen is not None and not re.fullmatch(r"[^:\s]+:\d{1,5}", listen):
+        raise SettingsError("CARELOG_SMTP_LISTEN must be host:port, e.g. 127.0.0.1:2525")
+    secret, inbound, password = (get("EMAIL_SECRET"), get("EMAIL_INBOUND_SECRET"),
+                                 get("SMTP_PASSWORD"))
+    return EmailSettings(
+        domain=domain, secret=Secret(secret) if secret else None, staff_domains=staff,
+        authserv_id=get("EMAIL_AUTHSERV_ID"),
+        inbound_secret=Secret(inbound) if inbound else None,
+        max_bytes=_int(get("EMAIL_MAX_BYTES"), 25 * 1024 * 1024, "EMAIL_MAX_BYTES"),
+        smtp_host=get("SMTP_HOST"), smtp_port=_int(get("SMTP_PORT"), 587, "SMTP_PORT"),
+        smtp_security=security, smtp_user=get("SMTP_USER"),
+        smtp_password=Secret(password) if password else None,
+        from_address=get("SMTP_FROM") or f"support@{domain}",
+        from_name=get("SMTP_FROM_NAME"), listen=listen)
 
 
 def _int(raw: str | None, default: int, name: str) -> int:

@@ -198,6 +198,16 @@ class CaseQueuesView:
 
     projection = CaseQueuesProjection.name
 
+    def by_reference(self, account_id: str, prefix: str) -> list[str]:
+        """The account's cases whose id starts with these hex digits (a `CL-1A2B3C4D` tag)."""
+        prefix = prefix.lower()
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            return []
+        with self.store.reader() as tx:
+            rows = tx.fetch_all("SELECT id FROM cases WHERE account_id = ? AND id LIKE ? "
+                                "ORDER BY id", [account_id, prefix + "%"])
+        return [str(r["id"]) for r in rows]
+
     def __init__(self, store: ViewStore) -> None:
         self.store = store
 

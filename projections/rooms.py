@@ -44,9 +44,11 @@ MESSAGES = Table(
         Column("text"), Column("subject"), Column("edited", "bool"),
         Column("attachments"), Column("automated", "bool"), Column("flagged"),
         Column("channel_allowed", "bool"), Column("delivery"), Column("delivery_error"),
+        Column("external_id"),
     ),
     key=("id",),
-    indexes=(("account_id", "occurred_at", "position"), ("account_id", "position")),
+    indexes=(("account_id", "occurred_at", "position"), ("account_id", "position"),
+             ("case_id", "channel")),
 )
 READS = Table(
     "room_reads",
@@ -70,7 +72,7 @@ _PREVIEW = 200
 
 class RoomsProjection(Projection):
     name = "rooms"
-    version = 1
+    version = 2
     tables = (ROOMS, MESSAGES, READS, STRAYS)
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
@@ -116,7 +118,7 @@ class RoomsProjection(Projection):
             "automated": bool(getattr(e, "automated", False)),
             "flagged": getattr(e, "flagged", None), "channel_allowed": e.channel_allowed,
             "delivery": "pending" if e.direction == "outbound" and e.channel in _SENT else None,
-            "delivery_error": None,
+            "delivery_error": None, "external_id": e.external_id or None,
         }, position)
 
     @handles("carelog:Feedback.OutcomeMessagePrepared")
@@ -128,6 +130,7 @@ class RoomsProjection(Projection):
             "contact_id": None, "text": e.message, "subject": f"Feedback {e.outcome}",
             "edited": False, "attachments": None, "automated": False, "flagged": None,
             "channel_allowed": True, "delivery": None, "delivery_error": None,
+            "external_id": None,
         }, position)
 
     def _message(self, rows: Rows, e: Any) -> dict[str, Any] | None:
@@ -145,7 +148,10 @@ class RoomsProjection(Projection):
 
     @handles("carelog:Interaction.Delivered")
     def delivered(self, e: Any, rows: Rows, position: int) -> None:
-        self._delivery(rows, e, "delivered", None)
+        message = self._message(rows, e)
+        if message is not None:  # the channel's id for what we sent (a mail's Message-ID)
+            rows.put(MESSAGES, {**message, "delivery": "delivered", "delivery_error": None,
+                                "external_id": e.external_id or message["external_id"]})
 
     @handles("carelog:Interaction.DeliveryFailed")
     def failed(self, e: Any, rows: Rows, position: int) -> None:
@@ -293,6 +299,14 @@ class RoomsView:
         for row in found:
             row["attachments"] = json.loads(row["attachments"]) if row["attachments"] else []
         return {r["id"]: r for r in found}
+
+    def thread(self, case_id: str, channel: str) -> list[dict[str, Any]]:
+        """A case's messages on one channel with their channel ids, in the order said."""
+        sql = ("SELECT id, direction, external_id, automated FROM room_messages "
+               "WHERE case_id = ? AND channel = ? AND external_id IS NOT NULL "
+               "ORDER BY occurred_at, position")
+        with self.store.reader() as tx:
+            return [tx.decode(r, _MESSAGE_TYPES) for r in tx.fetch_all(sql, [case_id, channel])]
 
     def strays(self, status: str, first: int) -> list[dict[str, Any]]:
         """Stray messages in this status (held, routed, dismissed), oldest first."""
