@@ -130,6 +130,8 @@ class CareDesk(Application[UUID]):
                  currencies: frozenset[str] = frozenset({"EUR"})) -> None:
         self.clock = clock
         self.currencies = currencies
+        self.vip_line = 1
+        """The support line a VIP client's new case opens on (2: straight to line 2)."""
         self.send_feedback_outcomes = False
         """Post a shipped or declined feedback's outcome into each requesting account's room
         (and so to its bound chats) instead of leaving a note for the manager to pass on."""
@@ -1032,9 +1034,10 @@ class CareDesk(Application[UUID]):
         sla = Case.sla_terms(plan_for(Tier(account.tier)).targets[Priority(priority)],
                              account.calendar())
         first_due, resolution_due = Case.due_times(sla, priority, at)
+        line = self.vip_line if account.tier == Tier.VIP.value else 1
         return Case(
             id=Case.id_for(opening_id), account_id=account.id, channel=channel, subject=subject,
-            topic=topic, priority=priority, line=1, contact_id=contact_id,
+            topic=topic, priority=priority, line=line, contact_id=contact_id,
             opening_interaction_id=opening_id, first_response_due=first_due,
             resolution_due=resolution_due, occurred_at=at, actor=actor, sla=sla)
 

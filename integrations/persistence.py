@@ -65,6 +65,7 @@ def open_desk(settings: Settings, clock: Clock) -> CareDesk:
             conn.execute("SELECT pg_advisory_lock(hashtext('carelog:ddl'))")
             desk = CareDesk(env, clock, settings.currencies)
     desk.send_feedback_outcomes = settings.feedback_outcomes == "send"
+    desk.vip_line = settings.vip_line
     datastore = getattr(desk.recorder, "datastore", None)
     if getattr(datastore, "enable_db_functions", False):
         desk.close()

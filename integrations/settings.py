@@ -223,6 +223,10 @@ class Settings:
     """CARELOG_ANSWER_CACHE: answers to plain queries kept while the views they read are
     unchanged (per process); 0 keeps none."""
 
+    vip_line: int = 1
+    """CARELOG_VIP_LINE: the support line VIP clients' new cases open on; 2 routes them
+    straight to line 2."""
+
     feedback_outcomes: str = "note"
     """CARELOG_FEEDBACK_OUTCOMES: when feedback ships or is declined, `note` leaves a message in
     each requesting account's room for its manager to pass on; `send` posts it to the room."""
@@ -311,6 +315,7 @@ class Settings:
             projection_page_size=_int(get("PROJECTION_PAGE_SIZE"), 2000, "PROJECTION_PAGE_SIZE"),
             reactor_interval=_seconds(get("REACTOR_INTERVAL"), 30.0, "REACTOR_INTERVAL"),
             answer_cache=_count(get("ANSWER_CACHE"), 256, "ANSWER_CACHE"),
+            vip_line=int(_choice(get("VIP_LINE"), ("1", "2"), "VIP_LINE")),
             feedback_outcomes=_choice(get("FEEDBACK_OUTCOMES"), ("note", "send"),
                                       "FEEDBACK_OUTCOMES"),
             form_limit_per_address=_int(get("FORM_LIMIT_PER_ADDRESS"), 5,

@@ -106,6 +106,11 @@ def _alert_and_goal(runtime: Runtime) -> None:
                            actor="staff:ann")
     desk.mark_room_read(account_id=UUID(account), reader="ann", position=desk.recorder.
                         max_notification_id() or 0, actor="staff:ann")
+    vip = desk.open_account(name="Linked AG", tier="vip", manager="Ann", currency="EUR",
+                            actor="staff:ann").ids["accountId"]
+    code = desk.issue_link_code(account_id=vip, actor="staff:ann").extra["code"]
+    desk.redeem_link_code(code=code, channel="telegram", conversation="-1001", title="Linked",
+                          actor="integration:telegram")
     desk.hold_stray_message(message=InboundMessage(
         channel="email", external_id="stray-1", conversation="x@nowhere.example",
         sender="x@nowhere.example", sender_name="X", text="Who reads this?",

@@ -208,3 +208,14 @@ def test_a_link_code_for_a_foreign_contact_is_refused(desk, vip_account_id):
 def test_no_link_code_for_a_plan_without_telegram(desk, account_id):
     with nothing_written(desk), pytest.raises(ChannelNotAllowedError, match="Please contact"):
         desk.issue_link_code(account_id=account_id, actor=STAFF)
+
+
+def test_vip_cases_can_open_straight_on_line_two(desk, vip_account_id, account_id, clock):
+    desk.vip_line = 2
+    vip = desk.receive_message(message=said("v1", channel="email", conversation="a@b.example",
+                                            clock=clock), account_id=vip_account_id,
+                               actor="email").ids["caseId"]
+    other = desk.receive_message(message=said("s1", channel="email", conversation="a@b.example",
+                                              clock=clock), account_id=account_id,
+                                 actor="email").ids["caseId"]
+    assert (desk.repository.get(vip).line, desk.repository.get(other).line) == (2, 1)
