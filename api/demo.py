@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -307,7 +308,10 @@ class DemoGenerator:
 
     def _contacts(self, account: _Account) -> None:
         rng, i = account.rng, account.index
-        domain = account.name.lower().replace(" ", "") + ".example"
+        domain = re.sub(r"[^a-z0-9]", "", account.name.lower()) + ".example"
+        # Mail from anyone at the company reaches its room, not only from known contacts.
+        self.desk.set_email_domains(account_id=account.id, domains=[domain], actor=_ACTOR,
+                                    occurred_at=account.opened)
         roles = ["champion", "executive_sponsor", "billing", "user", "user"][: rng.randint(2, 5)]
         for k, role in enumerate(roles):
             first, last = rng.choice(_FIRST), rng.choice(_LAST)

@@ -277,7 +277,8 @@ class RoomMutation:
     async def send_chat_message(self, info: Info, account_id: UUID, text: str,
                                 channel: Channel = Channels.WEB_CHAT,
                                 contact_id: UUID | None = None,
-                                client_message_id: str | None = None) -> CommandResult:
+                                client_message_id: str | None = None,
+                                occurred_at: datetime | None = None) -> CommandResult:
         if channel not in CLIENT_CHAT_CHANNELS:
             raise InvalidInputError("chat messages come from web_chat or portal")
         viewer = info.context.viewer
@@ -287,7 +288,7 @@ class RoomMutation:
         message = InboundMessage(
             channel=channel.value, external_id=client_message_id or str(uuid4()),
             conversation=conversation, sender=viewer.subject, sender_name=viewer.subject,
-            text=text, occurred_at=services.desk.clock.now())
+            text=text, occurred_at=occurred_at or services.desk.clock.now())
         return await _run(info, Action.SUBMIT_REQUESTS, account_id,
                           services.desk.receive_message, message=message,
                           account_id=account_id, contact_id=contact)
