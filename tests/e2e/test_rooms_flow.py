@@ -34,8 +34,10 @@ def settings(backend: str, make_settings: Callable[..., Settings]) -> Settings:
 
 def open_account(gql: GraphQL, name: str = "Acme GmbH", tier: str = "ENTERPRISE") -> str:
     made = gql(f"""mutation {{ openAccount(input: {{name: "{name}", tier: {tier},
-        manager: "Anna Berg"}}) {{ accountId }} }}""")
-    return str(made["openAccount"]["accountId"])
+        manager: "Anna Berg"}}) {{ accountId notificationId }} }}""")["openAccount"]
+    gql("query($id: UUID!, $w: Int) { account(id: $id, waitFor: $w) { id } }",
+        id=made["accountId"], w=made["notificationId"])
+    return str(made["accountId"])
 
 
 def add_contact(gql: GraphQL, account_id: str, email: str, phone: str | None = None) -> str:
