@@ -4,6 +4,7 @@ C8 (auto-reply loops), C9 (spoofed agent reply) and C11 (oversized mail)."""
 
 from __future__ import annotations
 
+import smtplib
 import time
 from collections.abc import Callable, Iterator
 from email.utils import format_datetime
@@ -12,8 +13,11 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from api.app import create_app
+from api.runtime import Runtime
 from integrations.settings import EmailSettings, Secret, Settings
 from tests.conftest import START, GraphQL
+from tests.live import free_port
 from tests.mail_corpus import agent_reply, crlf, huge_mail
 from tests.smtp_server import ReceivedMail, SmtpTestServer, smtp_server
 
@@ -181,3 +185,42 @@ def test_oversized_mail_and_a_missing_gateway_secret_are_refused(
     assert unauthenticated.status_code == 401
     assert post(client, b"   ").status_code == 400
     assert runtime.desk.recorder.max_notification_id() == before
+
+
+def test_the_smtp_listener_of_the_app_routes_client_mail(
+        backend: str, make_settings: Callable[..., Settings], clock: Any) -> None:
+    port = free_port()
+    settings = make_settings(backend, email=EmailSettings(
+        domain="carelog.example", secret=Secret("s"), listen=f"127.0.0.1:{port}"))
+    runtime = Runtime.open(settings, clock)
+    try:
+        with TestClient(create_app(settings, runtime=runtime)) as client:
+            gql = _graphql(client)
+            account_id = setup_account(gql)
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                smtp.sendmail("eva@acme.example", ["support@carelog.example"],
+                              mail("smtp-1@acme.example", "Printer", "It jams."))
+                with pytest.raises(smtplib.SMTPRecipientsRefused):
+                    smtp.sendmail("eva@acme.example", ["someone@elsewhere.example"],
+                                  mail("smtp-2@acme.example", "Relay?", "Relay me."))
+
+            def arrived() -> list[Any]:
+                edges = gql(ROOM, id=account_id, w=0)["room"]["messages"]["edges"]
+                return [e["node"]["text"] for e in edges if e["node"]["channel"] == "EMAIL"]
+
+            deadline = time.monotonic() + 15
+            while "It jams." not in arrived():
+                assert time.monotonic() < deadline, "the mail never reached the room"
+                time.sleep(0.05)
+            assert arrived().count("It jams.") == 1
+    finally:
+        runtime.close()
+
+
+def _graphql(client: TestClient[Any]) -> GraphQL:
+    def run(query: str, **variables: Any) -> dict[str, Any]:
+        body = client.post("/graphql", json={"query": query, "variables": variables}).json()
+        assert not body.get("errors"), body
+        return dict(body["data"])
+
+    return run
