@@ -98,11 +98,9 @@ async def web_form(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             data = dict(await request.form())
         form = WebForm.read(data)
     except DomainError as error:
-        return Response({"status": "invalid", "error": error.message},
-                        status_code=HTTP_400_BAD_REQUEST)
+        return _invalid(error.message)
     except ValueError:
-        return Response({"status": "invalid", "error": "the body is not valid JSON"},
-                        status_code=HTTP_400_BAD_REQUEST)
+        return _invalid("the body is not valid JSON")
     if not services.form_limits_by_address.allow(form.email):
         return _too_many(services.form_limits_by_address.retry_after(form.email))
     inbox = Inbox(services.desk, services.directory, services.cases)
@@ -131,24 +129,19 @@ async def call_log(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
                       else "the number belongs to several accounts")
             result = await services.command(services.desk.hold_stray_message, message=message,
                                             reason=reason, actor=TELEPHONY_ACTOR)
-            return _answer(Delivery("duplicate" if result.duplicate else "held",
-                                    dict(result.ids), result.notification_id, reason=reason))
+            return _answer(Delivery.of(result, "held", reason))
         result = await services.command(
             services.desk.log_call, account_id=match[0].account_id, direction=call.direction,
             number=call.number, duration_seconds=call.duration, outcome=call.outcome,
             notes=call.notes, ivr_choice=call.ivr_choice, contact_id=match[0].contact_id,
             call_id=call.call_id, agent=call.agent, occurred_at=call.at, actor=TELEPHONY_ACTOR)
     except RefusedChannelError as refused:  # the call is on record all the same
-        return _answer(Delivery("refused", dict(refused.result.ids),
-                                refused.result.notification_id, refused.allowed, str(refused)))
+        return _answer(Delivery.refused(refused))
     except DomainError as error:
-        return Response({"status": "invalid", "error": error.message},
-                        status_code=HTTP_400_BAD_REQUEST)
+        return _invalid(error.message)
     except ValueError:
-        return Response({"status": "invalid", "error": "the body is not valid JSON"},
-                        status_code=HTTP_400_BAD_REQUEST)
-    return _answer(Delivery("duplicate" if result.duplicate else "routed", dict(result.ids),
-                            result.notification_id))
+        return _invalid("the body is not valid JSON")
+    return _answer(Delivery.of(result))
 
 
 INBOUND_SECRET_HEADER = "X-Carelog-Inbound-Secret"
@@ -170,15 +163,13 @@ async def inbound_email(request: Request[Any, Any, Any]) -> Response[dict[str, A
         return _too_large(int(declared), settings.max_bytes)
     raw = await request.body()
     if not raw.strip():
-        return Response({"status": "invalid", "error": "the body must be one raw mail"},
-                        status_code=HTTP_400_BAD_REQUEST)
+        return _invalid("the body must be one raw mail")
     try:
         delivery = await asyncio.to_thread(runtime.email.receive, raw)
     except MailTooLargeError as error:
         return _too_large(error.size, error.limit)
     except RefusedChannelError as refused:
-        delivery = Delivery("refused", dict(refused.result.ids),
-                            refused.result.notification_id, refused.allowed, str(refused))
+        delivery = Delivery.refused(refused)
     finally:
         services.after_write()
     return _answer(delivery)
@@ -253,6 +244,10 @@ def _answer(delivery: Delivery) -> Response[dict[str, Any]]:
         body["message"] = delivery.reason
     code = HTTP_202_ACCEPTED if delivery.status == "held" else HTTP_200_OK
     return Response(body, status_code=code)
+
+
+def _invalid(error: str) -> Response[dict[str, Any]]:
+    return Response({"status": "invalid", "error": error}, status_code=HTTP_400_BAD_REQUEST)
 
 
 def _too_many(retry_after: float) -> Response[dict[str, Any]]:

@@ -32,6 +32,19 @@ class Delivery:
     allowed_channels: list[str] = field(default_factory=list)
     reason: str | None = None
 
+    @classmethod
+    def of(cls, result: CommandResult, status: str = "routed",
+           reason: str | None = None) -> Delivery:
+        """What a command made: `status`, or `duplicate` when it was there already."""
+        return cls("duplicate" if result.duplicate else status, dict(result.ids),
+                   result.notification_id, reason=reason)
+
+    @classmethod
+    def refused(cls, refusal: RefusedChannelError) -> Delivery:
+        """Recorded all the same, and to be answered with the channels the plan allows."""
+        return cls("refused", dict(refusal.result.ids), refusal.result.notification_id,
+                   refusal.allowed, str(refusal))
+
 
 class Inbox:
     def __init__(self, desk: CareDesk, directory: DirectoryView,
@@ -65,8 +78,7 @@ class Inbox:
         if match is None:
             held = self.desk.hold_stray_message(message=message, reason=reason or "unknown",
                                                 actor=actor)
-            return Delivery("duplicate" if held.duplicate else "held", dict(held.ids),
-                            held.notification_id, reason=reason)
+            return Delivery.of(held, "held", reason)
         message = self._resolve_tag(message, match.account_id)
         try:
             result = self.desk.receive_message(
@@ -78,9 +90,8 @@ class Inbox:
                     account_id=match.account_id, channel=message.channel,
                     conversation=message.conversation, text=str(refused),
                     reply_to=message.external_id, actor=actor)
-            return Delivery("refused", dict(refused.result.ids),
-                            refused.result.notification_id, refused.allowed, str(refused))
-        return _delivery(result)
+            return Delivery.refused(refused)
+        return Delivery.of(result)
 
     def _resolve_tag(self, message: InboundMessage, account_id: UUID) -> InboundMessage:
         """A short case tag names a case of this account, or nothing (never another's)."""
@@ -91,7 +102,3 @@ class Inbox:
                  if self.cases is not None else [])
         return replace(message, case_ref=found[0] if len(found) == 1 else None)
 
-
-def _delivery(result: CommandResult) -> Delivery:
-    return Delivery("duplicate" if result.duplicate else "routed", dict(result.ids),
-                    result.notification_id)
