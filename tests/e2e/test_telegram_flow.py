@@ -130,6 +130,9 @@ def linked(client: TestClient[Any], gql: GraphQL, stub: BotApiStub, clock: FakeC
     assert answer.json()["status"] == "linked"
     until(lambda: any(text.startswith("This chat is now linked to Globex Energy")
                       for _, text in sent_texts(stub)))
+    # ... and its delivery is on record (the room shows what the log holds).
+    until(lambda: any(n["automated"] and n["delivery"] == "delivered"
+                      for n in room(gql, account_id)))
     return account_id
 
 

@@ -245,7 +245,9 @@ def test_c4_unavailable_then_rate_limited_jira_gets_one_issue_after_recovery(
     refused_at = time.monotonic()
     settle(runtime, reactor, linked(runtime, feedback_id))
 
-    assert stub.requests_between(refused_at, refused_at + 1.9) == 0
+    # Retry-After counts from Jira's answer, a moment before run_once returns (longer on a
+    # loaded machine): half a second of slack.
+    assert stub.requests_between(refused_at, refused_at + 1.5) == 0
     assert_one_issue_each(stub, runtime, feedback_id)
 
 
