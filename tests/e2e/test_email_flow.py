@@ -168,7 +168,8 @@ def test_a_spoofed_agent_reply_is_held_and_nothing_is_forwarded(
         spoof = post(client, raw.replace(b"spoof-1", f"spoof-{n}".encode()))
         assert spoof.status_code == 202, spoof.text
         assert spoof.json()["status"] == "held"
-    held = gql("""query { strayMessages { sender reason } }""")["strayMessages"]
+    held = gql("""query($w: Int) { strayMessages(waitFor: $w) { sender reason } }""",
+               w=spoof.json()["notificationId"])["strayMessages"]
     assert {h["sender"] for h in held} == {"sam@carelog.example"}
     time.sleep(1.5)
     assert len(smtp[0].received) == 1  # only the acknowledgement of the real client
