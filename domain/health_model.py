@@ -362,10 +362,18 @@ class SlaTarget:
     due_at: datetime
     met_at: datetime | None = None
     breach_event_id: str | None = None
+    since: datetime | None = None
+    """When these terms took effect (a priority change recounts the clock); None: at opening."""
+    until: datetime | None = None
+    """When newer terms replaced these; None: still in force."""
 
     def __post_init__(self) -> None:
         _check_choice(self.kind, SLA_KINDS, "SLA kind")
         _check_choice(self.priority, PRIORITIES, "priority")
+
+    def in_force(self, at: datetime) -> bool:
+        return (self.since is None or self.since <= at) and (self.until is None
+                                                               or at < self.until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,8 +529,12 @@ class _Index:
         # SLA targets as (due, met, weight, priority, ticket, kind, evidence) rows. A target due
         # in a window ending at T breaches unless it was met by its due time, whatever T is, so
         # prefix sums give the due-side totals of A1 in O(1).
+        # Terms that changed (a priority change) count only while in force: few, so scanned.
+        plain = [t for t in facts.sla_targets if t.since is None and t.until is None]
+        self.versioned = tuple(t for t in facts.sla_targets
+                               if t.since is not None or t.until is not None)
         self.due = tuple((t.due_at, t.met_at, _SLA_WEIGHT[t.priority], t.priority, t.ticket_id,
-                          t.kind, t.breach_event_id or t.event_id) for t in facts.sla_targets)
+                          t.kind, t.breach_event_id or t.event_id) for t in plain)
         self.due_times = tuple(row[0] for row in self.due)
         self.due_late = tuple(row[1] is None or row[1] > row[0] for row in self.due)
         self.due_weight_sums = tuple(accumulate((row[2] for row in self.due), initial=0))
@@ -531,7 +543,7 @@ class _Index:
             initial=0))
         self.met = tuple(sorted(((t.met_at, t.due_at, _SLA_WEIGHT[t.priority],
                                   t.breach_event_id or t.event_id)
-                                 for t in facts.sla_targets if t.met_at is not None),
+                                 for t in plain if t.met_at is not None),
                                 key=lambda row: (row[0], row[3])))
         self.met_times = tuple(row[0] for row in self.met)
         self.csat_times = tuple(r.at for r in facts.csat)
@@ -572,6 +584,7 @@ class FactsBuilder:
         self.arr = arr
         self._tickets: dict[str, Ticket] = {}
         self._targets: dict[tuple[str, str], SlaTarget] = {}
+        self._replaced_targets: list[SlaTarget] = []
         self._invoices: dict[str, Invoice] = {}
         self._champions: list[ChampionSpan] = []
         self._csat: list[CsatResponse] = []
@@ -625,6 +638,16 @@ class FactsBuilder:
     def target(self, ticket_id: str, kind: str) -> SlaTarget:
         return _known(self._targets, (ticket_id, kind), "SLA target")
 
+    def retarget(self, ticket_id: str, kind: str, due_at: datetime, priority: str,
+                 event_id: str, at: datetime) -> None:
+        """New terms for an SLA clock from `at` on; the old ones still judge times before."""
+        old = self.target(ticket_id, kind)
+        self._replaced_targets.append(replace(old, until=at))
+        self._targets[ticket_id, kind] = replace(old, due_at=due_at, priority=priority,
+                                                 event_id=event_id, since=at, until=None,
+                                                 breach_event_id=None)
+        self._built = None
+
     def invoice(self, invoice_id: str) -> Invoice:
         return _known(self._invoices, invoice_id, "invoice")
 
@@ -652,7 +675,7 @@ class FactsBuilder:
             self._built = AccountFacts(
                 self.account_id, self.contract_start, self.arr,
                 tickets=tuple(self._tickets.values()),
-                sla_targets=tuple(self._targets.values()),
+                sla_targets=(*self._targets.values(), *self._replaced_targets),
                 csat=tuple(self._csat), nps=tuple(self._nps),
                 touchpoints=tuple(self._touchpoints), champions=tuple(self._champions),
                 usage=tuple(self._usage), invoices=tuple(self._invoices.values()),
@@ -985,6 +1008,16 @@ def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric
             weights += weight
             breaches += weight
             evidence.append(event_id)
+    for t in ix.versioned:  # the same rules, for terms in force at `at` only
+        if not t.in_force(at):
+            continue
+        weight, met = _SLA_WEIGHT[t.priority], t.met_at
+        met_here = met is not None and lo < met <= at
+        if lo < t.due_at <= at or (met_here and (t.due_at > at or t.due_at <= lo)):
+            weights += weight
+            if (met is None or met > t.due_at) and t.due_at <= at:
+                breaches += weight
+                evidence.append(t.breach_event_id or t.event_id)
     if not weights:
         return _metric("A1", None, window, None)
     raw = breaches / weights

@@ -242,7 +242,8 @@ def _fold_case(facts: FactsBuilder, kind: str, case: str, at: datetime, ev: str,
         facts.put(replace(facts.target(case, rec["kind"]), breach_event_id=ev))
     elif kind == "SlaTargetsSet":
         for kind_, due in (("first_response", rec["fr_due"]), ("resolution", rec["res_due"])):
-            facts.put(replace(facts.target(case, kind_), due_at=datetime.fromisoformat(due)))
+            facts.retarget(case, kind_, datetime.fromisoformat(due), rec.get(
+                "priority", facts.target(case, kind_).priority), ev, at)
     elif kind == "PriorityChanged":
         facts.put(ticket.with_priority(at, rec["priority"]))
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import DomainError
@@ -162,6 +162,9 @@ def _runners(desk: Any, store: ViewStore, page_size: int) -> list[ProjectionRunn
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# A priority change recounts a case's SLA clock: days closed before it keep the old terms.
+@example(ops=[("account", 0)] * 7 + [("touchpoint", 730)] + [("account", 0)] * 3
+         + [("case", 3923), ("priority", 0)], page=1)
 @given(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 2**32)), min_size=3,
                 max_size=45),
        st.integers(1, 9))
