@@ -139,6 +139,8 @@ def _minus(items: list[Item], others: list[Item]) -> list[Item]:
 class SupportMetricsProjection(Projection):
     name = "support_metrics"
     version = 3
+    min_page_size = 20_000
+    """Rollups are read, unpacked and packed once a page: big pages do that rarely."""
     tables = (CASES, ROLLUPS, NPS)
 
     def __init__(self) -> None:
