@@ -9,14 +9,16 @@ Tables:
   topic), opened / first response / first resolution / latest rating times, durations in
   wall-clock seconds (and business seconds once a calendar is given), replies before
   resolution, reopen count, SLA due times and whether each target was met or breached.
-- `support_rollups`: for each dimension, each value, each ISO week and each month, the tally of
-  the items dated in it (counts, sums and every duration, sorted, so medians stay exact). A
+- `support_rollups`: for each dimension, each value, each day, ISO week and month, the tally
+  of the items dated in it (counts, sums and every duration, sorted, so medians stay exact). A
   change to a case moves exactly the items that changed between rollups.
 - `support_nps`: one row per NPS survey response.
 
-A report grouped by at most one dimension, without filters, over whole weeks or months reads a
-few rollup rows; anything else (filters, several dimensions, days, ranges that cut a period)
-adds up the case rows of the range, with the same tally.
+Agents and accounts (many values, few cases each a day) are rolled up by week and month only.
+A report that involves at most one dimension (grouped by it, filtered on it, or both) reads
+rollup rows: months or weeks when the range and the grain allow, days otherwise (for the
+dimensions kept by day). Anything else (two dimensions, ranges that cut a day, agents or
+accounts by day) adds up the case rows of the range, with the same tally.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from projections.rows import Rows
 from projections.schema import Column, Table
 from projections.store import ViewStore
 from projections.support_tally import (
+    DAILY_DIMENSIONS,
     DIMENSIONS,
     GRAINS,
     ROLLUP_GRAINS,
@@ -47,8 +50,10 @@ from projections.support_tally import (
     items_of,
     nps,
     packed_figures,
+    period_holding,
     period_key,
     period_start,
+    rollup_grains,
     seconds_between,
     sla_state,
 )
@@ -121,7 +126,7 @@ def rollup_items(case: dict[str, Any]) -> list[tuple[RollupKey, Item]]:
     """Each rollup a case's items are tallied in, with the item (a fold keeps this true)."""
     values = [(dim, dimension_value(case, dim)) for dim in DIMENSIONS]
     return [((dim, grain, period_key(item[1], grain), value), item)
-            for item in items_of(case) for grain in ROLLUP_GRAINS for dim, value in values]
+            for item in items_of(case) for dim, value in values for grain in rollup_grains(dim)]
 
 
 def _minus(items: list[Item], others: list[Item]) -> list[Item]:
@@ -138,7 +143,7 @@ def _minus(items: list[Item], others: list[Item]) -> list[Item]:
 
 class SupportMetricsProjection(Projection):
     name = "support_metrics"
-    version = 3
+    version = 4
     min_page_size = 20_000
     """Rollups are read, unpacked and packed once a page: big pages do that rarely."""
     tables = (CASES, ROLLUPS, NPS)
@@ -224,7 +229,7 @@ class SupportMetricsProjection(Projection):
             dated = periods.get(at)
             if dated is None:
                 dated = periods[at] = [(g, period_key(at, g)) for g in ROLLUP_GRAINS]
-            for grain, period in dated:
+            for grain, period in dated if dim in DAILY_DIMENSIONS else dated[1:]:
                 page[(dim, grain, period, value)].append((item, sign))
 
     def finish_page(self, rows: Rows, position: int) -> None:
@@ -356,6 +361,12 @@ class MetricFilter:
         return all(v is None for v in (self.account_id, self.channel, self.agent, self.line,
                                        self.priority))
 
+    def narrowing(self) -> list[tuple[str, Any]]:
+        """(dimension, value) of each field set."""
+        return [(dim, value) for dim, value in (
+            ("account", self.account_id), ("channel", self.channel), ("agent", self.agent),
+            ("line", self.line), ("priority", self.priority)) if value is not None]
+
 
 @dataclass(frozen=True, slots=True)
 class MetricQuery:
@@ -387,15 +398,35 @@ class MetricQuery:
         return self
 
     def rollup_grain(self) -> str | None:
-        """The rollup that answers this query exactly, or None to add up case rows."""
-        if not self.where.empty or len(self.group_by) > 1:
+        """The grain of the rollups that answer this query exactly, or None to add up case rows.
+
+        Rollups hold one dimension, so the query may group by it, filter on it, or both. Each
+        rollup period must lie in one period of the query (a day in any, a week in its week, a
+        month in its month) and the range must start and end where rollup periods do; the
+        coarsest rollups that fit are read (days only for `DAILY_DIMENSIONS`).
+        """
+        narrowing = self.where.narrowing()
+        dims = {*self.group_by, *(dim for dim, _ in narrowing)}
+        if len(dims) > 1 or len(narrowing) > 1:
             return None
-        grains = (self.grain,) if self.grain is not None else ROLLUP_GRAINS[::-1]
+        if narrowing and rollup_value(*narrowing[0]) is None:
+            return None
+        kept = rollup_grains(dims.pop() if dims else "priority")
+        grains = (("month", "week", "day") if self.grain is None
+                  else ("day",) if self.grain == "day" else (self.grain, "day"))
         for grain in grains:
-            if grain in ROLLUP_GRAINS and all(at is None or is_boundary(at, grain)
-                                              for at in (self.start, self.end)):
+            if grain in kept and all(at is None or is_boundary(at, grain)
+                                     for at in (self.start, self.end)):
                 return grain
         return None
+
+
+def rollup_value(dim: str, value: Any) -> str | None:
+    """A filter's value as the rollups of `dim` store it; None when rollups cannot match it the
+    way the case rows do (an empty name)."""
+    if dim == "line":
+        return str(value) if isinstance(value, int) else None
+    return value if isinstance(value, str) and value else None
 
 
 GroupKey = tuple[tuple[str, ...], str | None]
@@ -452,10 +483,15 @@ class SupportMetricsView:
         return counted[:first]
 
     def _from_rollups(self, query: MetricQuery, grain: str) -> dict[GroupKey, dict[str, Any]]:
+        narrowing = query.where.narrowing()
         # Every case has a priority, so the priority rollups add up to all cases.
-        dim = query.group_by[0] if query.group_by else "priority"
+        dim = (query.group_by[0] if query.group_by else narrowing[0][0] if narrowing
+               else "priority")
         sql = "SELECT period, value, tally FROM support_rollups WHERE dim = ? AND grain = ?"
         params: list[Any] = [dim, grain]
+        if narrowing:
+            sql += " AND value = ?"
+            params.append(rollup_value(*narrowing[0]))
         if query.start is not None:
             sql += " AND period >= ?"
             params.append(period_start(query.start, grain).isoformat())
@@ -465,10 +501,12 @@ class SupportMetricsView:
         with self.store.reader() as tx:
             found = tx.fetch_all(sql, params)
         packed: dict[GroupKey, list[str]] = defaultdict(list)
+        to = query.grain
         for row in found:
             values: tuple[str, ...] = (row["value"],) if query.group_by else ()
-            packed[(values, row["period"] if query.grain is not None else None)].append(
-                row["tally"])
+            period = (None if to is None else row["period"] if to == grain
+                      else period_holding(row["period"], to))
+            packed[(values, period)].append(row["tally"])
         figures: dict[GroupKey, dict[str, Any]] = {}
         for key, texts in packed.items():
             if len(texts) == 1:

@@ -24,7 +24,15 @@ from functools import lru_cache
 from typing import Any
 
 GRAINS = ("day", "week", "month")
-ROLLUP_GRAINS = ("week", "month")
+ROLLUP_GRAINS = ("day", "week", "month")
+DAILY_DIMENSIONS = frozenset({"channel", "line", "priority", "topic"})
+"""The dimensions of few values, rolled up by day as well; agents and accounts (many values,
+each with few cases a day) by week and month only."""
+
+
+def rollup_grains(dim: str) -> tuple[str, ...]:
+    """The grains a dimension's rollups are kept in."""
+    return ROLLUP_GRAINS if dim in DAILY_DIMENSIONS else ROLLUP_GRAINS[1:]
 DIMENSIONS = ("channel", "agent", "line", "account", "priority", "topic")
 PRIORITY_WEIGHTS = {"urgent": 4, "high": 3, "normal": 2, "low": 1}
 SLA_KINDS = ("first_response", "resolution")
@@ -74,6 +82,13 @@ def _first_day(day: date, grain: str) -> date:
 @lru_cache(maxsize=4096)
 def _period_text(day: date, grain: str) -> str:
     return _first_day(day, grain).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def period_holding(period: str, grain: str) -> str:
+    """The period of `grain` (ISO text of its first day) holding the period that starts on the
+    day `period`: a day's week or month, a week's week."""
+    return _period_text(date.fromisoformat(period), grain)
 
 
 def is_boundary(at: datetime, grain: str) -> bool:
