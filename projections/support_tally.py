@@ -30,8 +30,15 @@ DAILY_DIMENSIONS = frozenset({"channel", "line", "priority", "topic"})
 each with few cases a day) by week and month only."""
 
 
+CELL = "cell"
+"""The rollups of every combination of the daily dimensions (monthly): two of them at once."""
+CELL_DIMENSIONS = ("channel", "line", "priority", "topic")
+
+
 def rollup_grains(dim: str) -> tuple[str, ...]:
-    """The grains a dimension's rollups are kept in."""
+    """The grains the rollups of a dimension (or of `CELL`) are kept in."""
+    if dim == CELL:
+        return ("month",)
     return ROLLUP_GRAINS if dim in DAILY_DIMENSIONS else ROLLUP_GRAINS[1:]
 DIMENSIONS = ("channel", "agent", "line", "account", "priority", "topic")
 PRIORITY_WEIGHTS = {"urgent": 4, "high": 3, "normal": 2, "low": 1}
@@ -343,10 +350,23 @@ def figures_of(counts: Sequence[int], first_responses: Sequence[int],
     }
 
 
-def packed_figures(text: str) -> dict[str, Any]:
-    """`Tally.unpack(text).figures()`, without building the tally (rollups keep lists sorted)."""
-    counts, lists = _split(_numbers(text))  # slices of an array are arrays: no list is made
-    return figures_of(counts, *lists)
+def packed_figures(texts: Sequence[str]) -> dict[str, Any]:
+    """The figures of the packed tallies `texts` merged, without building tallies.
+
+    The same as merging `Tally.unpack` of each and reading `figures()`: counters are summed,
+    durations gathered in arrays (slices of an array are arrays: no list is made) and sorted.
+    """
+    if len(texts) == 1:
+        counts, lists = _split(_numbers(texts[0]))  # rollups keep their lists sorted
+        return figures_of(counts, *lists)
+    total = [0] * len(COUNTERS)
+    gathered = [array("q") for _ in DURATIONS]
+    for text in texts:
+        counts, lists = _split(_numbers(text))
+        total = [a + b for a, b in zip(total, counts, strict=True)]
+        for into, values in zip(gathered, lists, strict=True):
+            into.extend(values)
+    return figures_of(total, *(sorted(values) for values in gathered))
 
 
 def _change(ordered: list[int], value: int, sign: int, keep_sorted: bool) -> None:

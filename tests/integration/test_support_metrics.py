@@ -14,7 +14,7 @@ from api.demo import DemoGenerator
 from api.runtime import Runtime
 from projections.case_queues import CaseFilter
 from projections.support_metrics import MetricFilter, MetricQuery
-from projections.support_tally import DAILY_DIMENSIONS, DIMENSIONS
+from projections.support_tally import CELL, DIMENSIONS
 from tests.conftest import START
 from tests.integration.test_projections import dump
 
@@ -86,15 +86,26 @@ def test_rollups_and_case_rows_give_the_same_report(seeded: Runtime, grain: str 
                for where in [MetricFilter(), *filters]
                for dims in ([(), *((d,) for d in DIMENSIONS)] if where.empty
                             else [(), (where.narrowing()[0][0],)])]
+    # Two dimensions: the cells (by month, or the whole range).
+    queries += [MetricQuery(group_by=dims, grain=grain, start=start, end=end, where=where)
+                for start, end in ranges
+                for dims, where in [
+                    (("channel", "priority"), MetricFilter()),
+                    (("topic", "line", "channel"), MetricFilter()),
+                    (("priority",), MetricFilter(channel=some["channel"])),
+                    ((), MetricFilter(channel=some["channel"], line=some["line"])),
+                    (("topic",), MetricFilter(priority=some["priority"], line=some["line"]))]]
+    # (which queries rollups answer: test_rollups_answer_whole_days_of_one_dimension)
+    cells = 0
     for query in queries:
-        dim = next(iter({*query.group_by, *(d for d, _ in query.where.narrowing())}),
-                   "priority")
-        if query.rollup_grain() is None:  # agents and accounts by day: case rows
-            assert dim not in DAILY_DIMENSIONS, query
+        source = query.rollups()
+        if source is None:
             continue
+        cells += source[0] == CELL
         fast = view.report(query)
         assert fast, query
         assert fast == view.report(query, rollups=False), query
+    assert cells >= (10 if grain in ("month", None) else 0)
 
 
 def test_median_first_response_per_priority_equals_an_independent_computation(
