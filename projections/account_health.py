@@ -266,7 +266,9 @@ _MODEL_TOPIC = "carelog:HealthPolicy.ModelPublished"
 class AccountHealthProjection(Projection):
     name = "account_health"
     version = 1
-    min_page_size = 20_000
+    min_page_size = 50_000
+    """Each page re-scores every account the day turned for and rebuilds its facts' index:
+    catching up in big pages does that rarely."""
     tables = (RECORDS, CASE_ACCOUNTS, CLOSES, HEALTH, SETTINGS)
 
     def __init__(self) -> None:
