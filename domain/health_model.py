@@ -9,7 +9,7 @@ stated where they are made. Higher scores are healthier, time windows are half-o
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -71,6 +71,7 @@ _DEFAULT_CAPS = {"G1": 74.0, "G2": 49.0, "G3": 74.0, "G4": 74.0, "G5": 74.0}
 
 # Fixed parts of KAH-1 that the model document does not (yet) parameterise.
 _SLA_WEIGHT = {"urgent": 4, "high": 3, "normal": 2, "low": 1}
+_G1_PRIORITIES = ("urgent", "high")
 _ESCALATION_DEDUCTION = {"urgent": 40.0, "high": 20.0, "normal": 5.0, "low": 5.0}
 _DAY = timedelta(days=1)
 _D7, _D28, _D30, _D60 = (timedelta(days=n) for n in (7, 28, 30, 60))
@@ -541,6 +542,9 @@ class _Index:
         self.due_breach_sums = tuple(accumulate(
             (row[2] if late else 0 for row, late in zip(self.due, self.due_late, strict=True)),
             initial=0))
+        self.severe_late = tuple(i for i, (row, late) in enumerate(
+            zip(self.due, self.due_late, strict=True)) if late and row[3] in _G1_PRIORITIES)
+        """Indexes into `due` of the late urgent and high targets (what G1 looks for)."""
         self.met = tuple(sorted(((t.met_at, t.due_at, _SLA_WEIGHT[t.priority],
                                   t.breach_event_id or t.event_id)
                                  for t in plain if t.met_at is not None),
@@ -840,6 +844,25 @@ def _window(times: Sequence[datetime], start: datetime, end: datetime) -> tuple[
     return bisect_right(times, start), bisect_right(times, end)
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The numbers of an evaluation without its explanation: what a daily close keeps.
+
+    `reading` gives exactly the `score`, `value`, `h0`, `coverage` and `band` that `evaluate`
+    gives for the same arguments (the same code computes them), at a fraction of the cost.
+    """
+
+    score: int
+    value: float
+    h0: float
+    coverage: float
+    band: str
+
+    @property
+    def gated(self) -> bool:
+        return self.value < self.h0
+
+
 def evaluate(model: HealthModel, facts: AccountFacts, at: datetime,
              segment_intensity: float | None = None) -> Health:
     """KAH-1 as of `at`, from facts with time <= `at` only.
@@ -847,6 +870,40 @@ def evaluate(model: HealthModel, facts: AccountFacts, at: datetime,
     `segment_intensity` is the segment median of tickets per 90 days per 100k ARR, used by S2
     while the account has less than six months of history.
     """
+    profile, weights, subs, scores, covered, h0, gates = _assess(
+        model, facts, at, segment_intensity, explain=True)
+    components = []
+    for key, name, metrics, score, weight in zip(
+            COMPONENTS, _COMPONENT_NAMES, subs, scores, weights, strict=True):
+        if score is None or not covered:
+            components.append(Component(key, name, weight, 0.0, score, 0.0, 0.0, metrics))
+            continue
+        share = weight / covered
+        components.append(Component(key, name, weight, 100.0 * share, score, share * score,
+                                    share * (100.0 - score), metrics))
+    r = _reading(model, profile, covered, h0, gates)
+    losers = sorted((c for c in components if c.points_lost > 0),
+                    key=lambda c: -c.points_lost)[:3]
+    return Health(facts.account_id, at, r.score, r.value, h0, r.coverage, r.band, profile,
+                  model.version, tuple(components), gates, tuple(map(Driver, losers)))
+
+
+def reading(model: HealthModel, facts: AccountFacts, at: datetime,
+            segment_intensity: float | None = None) -> Reading:
+    """`evaluate`'s numbers without its explanation (no evidence, components or drivers)."""
+    profile, _, _, _, covered, h0, gates = _assess(
+        model, facts, at, segment_intensity, explain=False)
+    return _reading(model, profile, covered, h0, gates)
+
+
+_Assessment = tuple[str, tuple[float, ...], tuple[tuple["SubMetric", ...], ...],
+                    list[float | None], float, float, tuple["Gate", ...]]
+
+
+def _assess(model: HealthModel, facts: AccountFacts, at: datetime,
+            segment_intensity: float | None, explain: bool) -> _Assessment:
+    """The maths of `evaluate` and `reading`: profile, weights, sub-metrics, component scores,
+    covered weight, h0 and gates. Without `explain`, sub-metrics carry no evidence."""
     if at.tzinfo is None:
         raise InvalidInputError("the as-of time must be timezone-aware")
     ix = facts.index
@@ -859,10 +916,11 @@ def evaluate(model: HealthModel, facts: AccountFacts, at: datetime,
     overdue = _oldest_overdue(facts, ix, at)
     champion = _champion_state(facts, at)
     subs = (
-        (_seat_utilisation(ix, at, th["U1"]), _usage_change(ix, at, th["U2"])),
+        (_seat_utilisation(ix, at, th["U1"]), _usage_change(ix, at, th["U2"], explain)),
         (escalations, _ticket_intensity(facts, ix, at, th["S2"], segment_intensity)),
-        (_breach_rate(ix, at, th["A1"]),),
-        (_csat(facts, ix, at, th["K1"], model.csat_min_responses), _nps(facts, ix, at, th["K2"])),
+        (_breach_rate(ix, at, th["A1"], explain),),
+        (_csat(facts, ix, at, th["K1"], model.csat_min_responses, explain),
+         _nps(facts, ix, at, th["K2"])),
         (_last_touch(facts, ix, at, th["E1"]), _sponsor(ix, at), champion[0]),
         (_overdue_metric(overdue, at, th["B1"]), _contraction(facts, ix, at)),
     )
@@ -875,27 +933,22 @@ def evaluate(model: HealthModel, facts: AccountFacts, at: datetime,
             covered += weight
         else:
             scores.append(None)
-    components = []
     h0 = 0.0
-    for key, name, metrics, score, weight in zip(
-            COMPONENTS, _COMPONENT_NAMES, subs, scores, weights, strict=True):
-        if score is None or not covered:
-            components.append(Component(key, name, weight, 0.0, score, 0.0, 0.0, metrics))
-            continue
-        share = weight / covered
-        contribution = share * score
-        h0 += contribution
-        components.append(Component(key, name, weight, 100.0 * share, score, contribution,
-                                    share * (100.0 - score), metrics))
+    if covered:
+        for score, weight in zip(scores, weights, strict=True):
+            if score is not None:
+                h0 += weight / covered * score
     gates = _gates(model, facts, ix, at, h0, p1_escalation, overdue, champion[1])
+    return profile, weights, subs, scores, covered, h0, gates
+
+
+def _reading(model: HealthModel, profile: str, covered: float, h0: float,
+             gates: tuple[Gate, ...]) -> Reading:
     value = min(h0, *(g.cap for g in gates)) if gates else h0
-    score_int = round_half_up(value)
+    score = round_half_up(value)
     coverage = covered / model.weight_totals[profile]
-    band = "grey" if coverage < model.coverage_floor else model.band(score_int)
-    losers = sorted((c for c in components if c.points_lost > 0),
-                    key=lambda c: -c.points_lost)[:3]
-    return Health(facts.account_id, at, score_int, value, h0, coverage, band, profile,
-                  model.version, tuple(components), gates, tuple(map(Driver, losers)))
+    band = "grey" if coverage < model.coverage_floor else model.band(score)
+    return Reading(score, value, h0, coverage, band)
 
 
 _SUB_NAMES = {key: name for key, (_, name) in SUB_METRICS.items()}
@@ -921,7 +974,8 @@ def _seat_utilisation(ix: _Index, at: datetime, th: tuple[float, float]) -> SubM
     return _metric("U1", raw, window, lin(raw, *th), evidence)
 
 
-def _usage_change(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric:
+def _usage_change(ix: _Index, at: datetime, th: tuple[float, float],
+                  explain: bool) -> SubMetric:
     window = "mean active users (T-30d, T] vs (T-60d, T-30d]"
     mid = at - _D30
     i0, i1 = _window(ix.active_times, at - _D60, mid)
@@ -933,7 +987,7 @@ def _usage_change(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetri
         return _metric("U2", None, window, None)
     raw = sum(ix.active_values[i1:i2]) / (i2 - i1) / before - 1.0
     return _metric("U2", raw, window, lin(raw, *th),
-                   tuple(r.event_id for r in ix.active[i0:i2]))
+                   tuple(r.event_id for r in ix.active[i0:i2]) if explain else ())
 
 
 def _escalations(ix: _Index, at: datetime) -> tuple[SubMetric, tuple[Escalation, str] | None]:
@@ -991,7 +1045,8 @@ def _ticket_intensity(facts: AccountFacts, ix: _Index, at: datetime, th: tuple[f
                    "windows", lin(raw, *th), evidence)
 
 
-def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric:
+def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float],
+                 explain: bool) -> SubMetric:
     """A1: targets due or met in (T-90d, T], priority-weighted; a running overdue one breaches."""
     window = "SLA targets due or met in (T-90d, T], weights P1 4, P2 3, P3 2, P4 1"
     lo = at - _D90
@@ -999,7 +1054,7 @@ def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric
     weights = ix.due_weight_sums[i1] - ix.due_weight_sums[i0]
     breaches = ix.due_breach_sums[i1] - ix.due_breach_sums[i0]
     evidence = [row[6] for row, late in zip(ix.due[i0:i1], ix.due_late[i0:i1], strict=True)
-                if late]
+                if late] if explain else []
     j0, j1 = _window(ix.met_times, lo, at)
     for _, due, weight, event_id in ix.met[j0:j1]:
         if due > at:  # met early
@@ -1007,7 +1062,8 @@ def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric
         elif due <= lo:  # met inside the window, due before it: late
             weights += weight
             breaches += weight
-            evidence.append(event_id)
+            if explain:
+                evidence.append(event_id)
     for t in ix.versioned:  # the same rules, for terms in force at `at` only
         if not t.in_force(at):
             continue
@@ -1017,7 +1073,8 @@ def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric
             weights += weight
             if (met is None or met > t.due_at) and t.due_at <= at:
                 breaches += weight
-                evidence.append(t.breach_event_id or t.event_id)
+                if explain:
+                    evidence.append(t.breach_event_id or t.event_id)
     if not weights:
         return _metric("A1", None, window, None)
     raw = breaches / weights
@@ -1025,7 +1082,7 @@ def _breach_rate(ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric
 
 
 def _csat(facts: AccountFacts, ix: _Index, at: datetime, th: tuple[float, float],
-          minimum: int) -> SubMetric:
+          minimum: int, explain: bool) -> SubMetric:
     window = "CSAT (T-90d, T], share 4-5, weight 2^(-age/30d)"
     i0, i1 = _window(ix.csat_times, at - _D90, at)
     if i1 - i0 < minimum:
@@ -1038,7 +1095,7 @@ def _csat(facts: AccountFacts, ix: _Index, at: datetime, th: tuple[float, float]
             good += w
     raw = good / total
     return _metric("K1", raw, window, lin(raw, *th),
-                   tuple(r.event_id for r in facts.csat[i0:i1]))
+                   tuple(r.event_id for r in facts.csat[i0:i1]) if explain else ())
 
 
 def _nps(facts: AccountFacts, ix: _Index, at: datetime, th: tuple[float, float]) -> SubMetric:
@@ -1174,12 +1231,15 @@ def _g1(ix: _Index, at: datetime,
         found.append((p1[0].escalated_at + _DAY,
                       f"P1 ticket {p1[1]} escalated for more than 24 h", p1[0].event_id))
     i0, i1 = _window(ix.due_times, at - _D7, at)
-    for (due, _, _, priority, ticket_id, kind, event_id), late in zip(
-            ix.due[i0:i1], ix.due_late[i0:i1], strict=True):
-        if late and priority in ("urgent", "high"):
-            found.append((due, f"{priority} ticket {ticket_id} breached its {kind} SLA",
-                          event_id))
-            break  # sorted by due time: the first one is the earliest
+    k = bisect_left(ix.severe_late, i0)  # sorted by due time: the first one is the earliest
+    if k < len(ix.severe_late) and ix.severe_late[k] < i1:
+        due, _, _, priority, ticket_id, kind, event_id = ix.due[ix.severe_late[k]]
+        found.append((due, f"{priority} ticket {ticket_id} breached its {kind} SLA", event_id))
+    for t in ix.versioned:  # terms changed by a priority change: those in force at `at`
+        if (t.in_force(at) and t.priority in _G1_PRIORITIES and at - _D7 < t.due_at <= at
+                and (t.met_at is None or t.met_at > t.due_at)):
+            found.append((t.due_at, f"{t.priority} ticket {t.ticket_id} breached its {t.kind} "
+                          "SLA", t.breach_event_id or t.event_id))
     if not found:
         return None
     since, reason, evidence = min(found)
@@ -1287,7 +1347,7 @@ class Close:
                 "gated": self.gated, "streak": self.streak}
 
 
-def confirm(previous: Close | None, health: Health, day: date,
+def confirm(previous: Close | None, health: Health | Reading, day: date,
             model: HealthModel = DEFAULT_MODEL) -> Close:
     """The close of `day` after `previous` (the close of an earlier day, None for the first).
 

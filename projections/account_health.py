@@ -41,6 +41,7 @@ from domain.health_model import (
     confirm,
     evaluate,
     explain_change,
+    reading,
     trend,
 )
 from projections.projection import Projection
@@ -82,7 +83,6 @@ SETTINGS = Table("health_settings", columns=(Column("key"), Column("value")), ke
 
 _SENTIMENT_LEVEL = {"healthy": 0, "concerned": 1, "at_risk": 2}
 _WEEK = timedelta(days=7)
-_KEEP_RECENT = 9
 _NOT_ACTIVITY = frozenset({"Opened", "ContactAdded", "ContactRoleChanged", "ContactLeft"})
 
 
@@ -100,8 +100,6 @@ class _Account:
     """The first day with activity (anything but the opening and contacts): closes start here."""
     roles: dict[str, str] = field(default_factory=dict)
     closes: list[Close] = field(default_factory=list)
-    recent: dict[date, Health] = field(default_factory=dict)
-    """The evaluations behind the last few closes, for the current row and its week-ago diff."""
     stale_from: date | None = None
     sentiment: str | None = None
     renewal_on: str | None = None
@@ -269,7 +267,9 @@ _MODEL_TOPIC = "carelog:HealthPolicy.ModelPublished"
 class AccountHealthProjection(Projection):
     name = "account_health"
     version = 1
-    min_page_size = 20_000
+    min_page_size = 50_000
+    """Each page re-scores every account the day turned for and rebuilds its facts' index:
+    catching up in big pages does that rarely."""
     tables = (RECORDS, CASE_ACCOUNTS, CLOSES, HEALTH, SETTINGS)
 
     def __init__(self) -> None:
@@ -415,7 +415,6 @@ class AccountHealthProjection(Projection):
             account = self._accounts[account_id]
             if self._model_changed:
                 account.stale_from = account.first_day
-                account.recent.clear()
             self._close_days(rows, account_id, account, last_close)
             self._score(rows, account_id, account, last_close)
         rows.put(SETTINGS, {"key": "closed_through", "value": last_close.isoformat()})
@@ -431,32 +430,24 @@ class AccountHealthProjection(Projection):
         account.stale_from = None
         while closes and closes[-1].day >= start:
             dropped = closes.pop()
-            account.recent.pop(dropped.day, None)
             if dropped.day > last:
                 rows.delete(CLOSES, account_id, dropped.day.isoformat())
         facts = account.facts.build()
         day = max(start, account.first_day)
-        keep_from = last - timedelta(days=_KEEP_RECENT)
         while day <= last:
-            health = evaluate(self.model, facts, day_end(day))
+            # A close keeps numbers only: nobody reads its explanation, so none is made.
+            health = reading(self.model, facts, day_end(day))
             close = confirm(closes[-1] if closes else None, health, day, self.model)
             closes.append(close)
-            if day > keep_from:
-                account.recent[day] = health
             rows.put(CLOSES, {
                 "account_id": account_id, "day": day.isoformat(), "score": close.score,
                 "value": repr(close.value), "band": close.band,
                 "confirmed_band": close.confirmed_band, "gated": close.gated,
                 "streak": close.streak, "model_version": self.model.version})
             day += timedelta(days=1)
-        for old in [d for d in account.recent if d <= keep_from]:
-            del account.recent[old]
 
     def _health_at(self, account: _Account, at: datetime) -> Health:
-        """The evaluation at `at`: the one behind a close when `at` ends a closed day."""
-        kept = account.recent.get(at.date())
-        if kept is not None and at == day_end(at.date()):
-            return kept
+        """The evaluation at `at`, explanation included (as-of: facts after `at` do not count)."""
         return evaluate(self.model, account.facts.build(), at)
 
     def _score(self, rows: Rows, account_id: str, account: _Account, last_close: date) -> None:

@@ -9,13 +9,19 @@ Tables:
   topic), opened / first response / first resolution / latest rating times, durations in
   wall-clock seconds (and business seconds once a calendar is given), replies before
   resolution, reopen count, SLA due times and whether each target was met or breached.
-- `support_rollups`: for each dimension, each value, each ISO week and each month, the tally of
-  the items dated in it (counts, sums and every duration, sorted, so medians stay exact). A
+- `support_rollups`: for each dimension, each value, each day, ISO week and month, the tally
+  of the items dated in it (counts, sums and every duration, sorted, so medians stay exact). A
   change to a case moves exactly the items that changed between rollups.
+  Agents and accounts (many values, few cases each a day) are rolled up by week and month
+  only. The `cell` rollups tally each combination of channel, line, priority and topic by
+  month.
 - `support_nps`: one row per NPS survey response.
 
-A report grouped by at most one dimension, without filters, over whole weeks or months reads a
-few rollup rows; anything else (filters, several dimensions, days, ranges that cut a period)
+A report that involves at most one dimension (grouped by it, filtered on it, or both) reads
+rollup rows: months or weeks when the range and the grain allow, days otherwise (for the
+dimensions kept by day); one that involves several of channel, line, priority and topic reads
+cells, by month or for a range of whole months. Anything else (agents or accounts with another
+dimension, ranges that cut a day, agents or accounts by day, two dimensions by day or week)
 adds up the case rows of the range, with the same tally.
 """
 
@@ -37,9 +43,10 @@ from projections.rows import Rows
 from projections.schema import Column, Table
 from projections.store import ViewStore
 from projections.support_tally import (
+    CELL,
+    CELL_DIMENSIONS,
     DIMENSIONS,
     GRAINS,
-    ROLLUP_GRAINS,
     SLA_KINDS,
     Item,
     Tally,
@@ -47,8 +54,10 @@ from projections.support_tally import (
     items_of,
     nps,
     packed_figures,
+    period_holding,
     period_key,
     period_start,
+    rollup_grains,
     seconds_between,
     sla_state,
 )
@@ -106,8 +115,14 @@ RollupKey = tuple[str, str, str, str]
 _NONE = ""  # the rollup value of a missing agent or topic (key columns cannot be NULL)
 
 
+ROLLUP_DIMENSIONS = (*DIMENSIONS, CELL)
+
+
 def dimension_value(case: dict[str, Any], dim: str) -> str:
-    """A case's value in one dimension, as rollups store it."""
+    """A case's value in one dimension (or its cell: its values in `CELL_DIMENSIONS`, as a JSON
+    list), as rollups store it."""
+    if dim == CELL:
+        return json.dumps([dimension_value(case, d) for d in CELL_DIMENSIONS])
     if dim == "agent":
         return case["assignee"] or case["first_reply_agent"] or _NONE
     if dim == "line":
@@ -119,9 +134,9 @@ def dimension_value(case: dict[str, Any], dim: str) -> str:
 
 def rollup_items(case: dict[str, Any]) -> list[tuple[RollupKey, Item]]:
     """Each rollup a case's items are tallied in, with the item (a fold keeps this true)."""
-    values = [(dim, dimension_value(case, dim)) for dim in DIMENSIONS]
+    values = [(dim, dimension_value(case, dim)) for dim in ROLLUP_DIMENSIONS]
     return [((dim, grain, period_key(item[1], grain), value), item)
-            for item in items_of(case) for grain in ROLLUP_GRAINS for dim, value in values]
+            for item in items_of(case) for dim, value in values for grain in rollup_grains(dim)]
 
 
 def _minus(items: list[Item], others: list[Item]) -> list[Item]:
@@ -138,7 +153,9 @@ def _minus(items: list[Item], others: list[Item]) -> list[Item]:
 
 class SupportMetricsProjection(Projection):
     name = "support_metrics"
-    version = 3
+    version = 5
+    min_page_size = 20_000
+    """Rollups are read, unpacked and packed once a page: big pages do that rarely."""
     tables = (CASES, ROLLUPS, NPS)
 
     def __init__(self) -> None:
@@ -194,8 +211,8 @@ class SupportMetricsProjection(Projection):
         row.update(version=e.originator_version, position=position)
         was = items_of(before) if before is not None else []
         gone, new = _minus(was, items), _minus(items, was)
-        periods: dict[datetime, list[tuple[str, str]]] = {}
-        for dim in DIMENSIONS:
+        periods: dict[datetime, dict[str, str]] = {}
+        for dim in ROLLUP_DIMENSIONS:
             value = dimension_value(row, dim)
             old = dimension_value(before, dim) if before is not None else value
             if old == value:
@@ -207,7 +224,7 @@ class SupportMetricsProjection(Projection):
         rows.put(CASES, row)
 
     def _tally(self, rows: Rows, dim: str, value: str, items: list[Item], sign: int,
-               periods: dict[datetime, list[tuple[str, str]]]) -> None:
+               periods: dict[datetime, dict[str, str]]) -> None:
         """Note items going into (sign 1) or out of (-1) rollups; `finish_page` applies them.
 
         `periods` remembers the periods of each time met, across the calls for one event.
@@ -217,13 +234,14 @@ class SupportMetricsProjection(Projection):
         page = self._pages.get(rows)
         if page is None:
             page = self._pages[rows] = defaultdict(list)
+        grains = rollup_grains(dim)
         for item in items:
             at = item[1]
             dated = periods.get(at)
             if dated is None:
-                dated = periods[at] = [(g, period_key(at, g)) for g in ROLLUP_GRAINS]
-            for grain, period in dated:
-                page[(dim, grain, period, value)].append((item, sign))
+                dated = periods[at] = {g: period_key(at, g) for g in GRAINS}
+            for grain in grains:
+                page[(dim, grain, dated[grain], value)].append((item, sign))
 
     def finish_page(self, rows: Rows, position: int) -> None:
         """Each rollup the page changed: read once (all in one statement), changed, written."""
@@ -354,6 +372,12 @@ class MetricFilter:
         return all(v is None for v in (self.account_id, self.channel, self.agent, self.line,
                                        self.priority))
 
+    def narrowing(self) -> list[tuple[str, Any]]:
+        """(dimension, value) of each field set."""
+        return [(dim, value) for dim, value in (
+            ("account", self.account_id), ("channel", self.channel), ("agent", self.agent),
+            ("line", self.line), ("priority", self.priority)) if value is not None]
+
 
 @dataclass(frozen=True, slots=True)
 class MetricQuery:
@@ -385,15 +409,46 @@ class MetricQuery:
         return self
 
     def rollup_grain(self) -> str | None:
-        """The rollup that answers this query exactly, or None to add up case rows."""
-        if not self.where.empty or len(self.group_by) > 1:
+        """The grain of the rollups that answer this query exactly, or None to add up case rows."""
+        source = self.rollups()
+        return source[1] if source is not None else None
+
+    def rollups(self) -> tuple[str, str] | None:
+        """The rollups (dimension or `CELL`, grain) that answer this query exactly, if any.
+
+        Rollups of a dimension answer a query that groups by it, filters on it, or both; cells
+        one that groups and filters by several of `CELL_DIMENSIONS`, by month or for the whole
+        range. Each rollup period must lie in one period of the query (a day in any, a week in
+        its week, a month in its month) and the range must start and end where rollup periods
+        do; the coarsest rollups that fit are read (days only for `DAILY_DIMENSIONS`).
+        """
+        narrowing = self.where.narrowing()
+        if any(rollup_value(*n) is None for n in narrowing):
             return None
-        grains = (self.grain,) if self.grain is not None else ROLLUP_GRAINS[::-1]
+        dims = {*self.group_by, *(dim for dim, _ in narrowing)}
+        if len(dims) > 1 or len(narrowing) > 1:
+            if not dims <= set(CELL_DIMENSIONS):
+                return None
+            dim = CELL
+        else:
+            # Every case is on a line (of two): its line rollups add up to all cases.
+            dim = dims.pop() if dims else "line"
+        kept = rollup_grains(dim)
+        grains = (("month", "week", "day") if self.grain is None
+                  else ("day",) if self.grain == "day" else (self.grain, "day"))
         for grain in grains:
-            if grain in ROLLUP_GRAINS and all(at is None or is_boundary(at, grain)
-                                              for at in (self.start, self.end)):
-                return grain
+            if grain in kept and all(at is None or is_boundary(at, grain)
+                                     for at in (self.start, self.end)):
+                return dim, grain
         return None
+
+
+def rollup_value(dim: str, value: Any) -> str | None:
+    """A filter's value as the rollups of `dim` store it; None when rollups cannot match it the
+    way the case rows do (an empty name)."""
+    if dim == "line":
+        return str(value) if isinstance(value, int) else None
+    return value if isinstance(value, str) and value else None
 
 
 GroupKey = tuple[tuple[str, ...], str | None]
@@ -417,9 +472,9 @@ class SupportMetricsView:
         case rows answer even what rollups could (the two agree; tests check it).
         """
         query.check()
-        grain = query.rollup_grain() if rollups else None
-        if grain is not None:
-            found = self._from_rollups(query, grain)
+        source = query.rollups() if rollups else None
+        if source is not None:
+            found = self._from_rollups(query, *source)
         else:
             found = {k: t.finish().figures() for k, t in self._from_cases(query).items()}
         nps_applies = set(query.group_by) <= {"account"} and MetricFilter(
@@ -449,11 +504,14 @@ class SupportMetricsView:
         counted.sort(key=lambda tc: (-tc[1], tc[0]))
         return counted[:first]
 
-    def _from_rollups(self, query: MetricQuery, grain: str) -> dict[GroupKey, dict[str, Any]]:
-        # Every case has a priority, so the priority rollups add up to all cases.
-        dim = query.group_by[0] if query.group_by else "priority"
+    def _from_rollups(self, query: MetricQuery, dim: str,
+                      grain: str) -> dict[GroupKey, dict[str, Any]]:
+        narrowing = [(d, rollup_value(d, v)) for d, v in query.where.narrowing()]
         sql = "SELECT period, value, tally FROM support_rollups WHERE dim = ? AND grain = ?"
         params: list[Any] = [dim, grain]
+        if narrowing and dim != CELL:
+            sql += " AND value = ?"
+            params.append(narrowing[0][1])
         if query.start is not None:
             sql += " AND period >= ?"
             params.append(period_start(query.start, grain).isoformat())
@@ -463,20 +521,25 @@ class SupportMetricsView:
         with self.store.reader() as tx:
             found = tx.fetch_all(sql, params)
         packed: dict[GroupKey, list[str]] = defaultdict(list)
+        to = query.grain
+        picks = [CELL_DIMENSIONS.index(d) for d in query.group_by] if dim == CELL else []
+        tests = [(CELL_DIMENSIONS.index(d), v) for d, v in narrowing] if dim == CELL else []
+        cells: dict[str, list[str]] = {}
         for row in found:
-            values: tuple[str, ...] = (row["value"],) if query.group_by else ()
-            packed[(values, row["period"] if query.grain is not None else None)].append(
-                row["tally"])
-        figures: dict[GroupKey, dict[str, Any]] = {}
-        for key, texts in packed.items():
-            if len(texts) == 1:
-                figures[key] = packed_figures(texts[0])
-                continue
-            tally = Tally()
-            for text in texts:
-                tally.merge(Tally.unpack(text))
-            figures[key] = tally.finish().figures()
-        return figures
+            values: tuple[str, ...]
+            if dim == CELL:
+                cell = cells.get(row["value"])
+                if cell is None:
+                    cell = cells[row["value"]] = json.loads(row["value"])
+                if any(cell[i] != v for i, v in tests):
+                    continue
+                values = tuple(cell[i] for i in picks)
+            else:
+                values = (row["value"],) if query.group_by else ()
+            period = (None if to is None else row["period"] if to == grain
+                      else period_holding(row["period"], to))
+            packed[(values, period)].append(row["tally"])
+        return {key: packed_figures(texts) for key, texts in packed.items()}
 
     def _from_cases(self, query: MetricQuery) -> dict[GroupKey, Tally]:
         clauses: list[str] = []

@@ -24,7 +24,22 @@ from functools import lru_cache
 from typing import Any
 
 GRAINS = ("day", "week", "month")
-ROLLUP_GRAINS = ("week", "month")
+ROLLUP_GRAINS = ("day", "week", "month")
+DAILY_DIMENSIONS = frozenset({"channel", "line", "priority", "topic"})
+"""The dimensions of few values, rolled up by day as well; agents and accounts (many values,
+each with few cases a day) by week and month only."""
+
+
+CELL = "cell"
+"""The rollups of every combination of the daily dimensions (monthly): two of them at once."""
+CELL_DIMENSIONS = ("channel", "line", "priority", "topic")
+
+
+def rollup_grains(dim: str) -> tuple[str, ...]:
+    """The grains the rollups of a dimension (or of `CELL`) are kept in."""
+    if dim == CELL:
+        return ("month",)
+    return ROLLUP_GRAINS if dim in DAILY_DIMENSIONS else ROLLUP_GRAINS[1:]
 DIMENSIONS = ("channel", "agent", "line", "account", "priority", "topic")
 PRIORITY_WEIGHTS = {"urgent": 4, "high": 3, "normal": 2, "low": 1}
 SLA_KINDS = ("first_response", "resolution")
@@ -74,6 +89,13 @@ def _first_day(day: date, grain: str) -> date:
 @lru_cache(maxsize=4096)
 def _period_text(day: date, grain: str) -> str:
     return _first_day(day, grain).isoformat()
+
+
+@lru_cache(maxsize=4096)
+def period_holding(period: str, grain: str) -> str:
+    """The period of `grain` (ISO text of its first day) holding the period that starts on the
+    day `period`: a day's week or month, a week's week."""
+    return _period_text(date.fromisoformat(period), grain)
 
 
 def is_boundary(at: datetime, grain: str) -> bool:
@@ -328,10 +350,23 @@ def figures_of(counts: Sequence[int], first_responses: Sequence[int],
     }
 
 
-def packed_figures(text: str) -> dict[str, Any]:
-    """`Tally.unpack(text).figures()`, without building the tally (rollups keep lists sorted)."""
-    counts, lists = _split(_numbers(text))  # slices of an array are arrays: no list is made
-    return figures_of(counts, *lists)
+def packed_figures(texts: Sequence[str]) -> dict[str, Any]:
+    """The figures of the packed tallies `texts` merged, without building tallies.
+
+    The same as merging `Tally.unpack` of each and reading `figures()`: counters are summed,
+    durations gathered in arrays (slices of an array are arrays: no list is made) and sorted.
+    """
+    if len(texts) == 1:
+        counts, lists = _split(_numbers(texts[0]))  # rollups keep their lists sorted
+        return figures_of(counts, *lists)
+    total = [0] * len(COUNTERS)
+    gathered = [array("q") for _ in DURATIONS]
+    for text in texts:
+        counts, lists = _split(_numbers(text))
+        total = [a + b for a, b in zip(total, counts, strict=True)]
+        for into, values in zip(gathered, lists, strict=True):
+            into.extend(values)
+    return figures_of(total, *(sorted(values) for values in gathered))
 
 
 def _change(ordered: list[int], value: int, sign: int, keep_sorted: bool) -> None:

@@ -6,8 +6,10 @@ keys (tests/integration/test_support_metrics.py checks that rollups and case row
 speed itself is in test_projections.py (`catch-up support_metrics`).
 
 Timed: `SupportMetricsView.report` for a year by month in every grouping (rollups), by week,
-the whole year, top topics, one report through the GraphQL schema in-process, and the paths
-that add up case rows (a filter, a range that cuts months, a month by day). Goal: under 100 ms.
+the whole year, top topics, one report through the GraphQL schema in-process, the reports day
+rollups answer (by day, a range that cuts weeks, a filter on one dimension), those the monthly
+cells answer (two of channel, line, priority, topic) and those that add up case rows (two
+dimensions by day, an agent with a channel). Goal: under 100 ms.
 """
 
 from __future__ import annotations
@@ -183,19 +185,41 @@ def test_twelve_month_reports(backend: str, make_settings: Callable[..., Setting
         figure(backend, f"{label}: GraphQL in-process, year by month by channel "
                         f"({len(data['supportMetrics'])} rows)", ms, "ms median (best)")
 
-        # Adding up case rows: filters, ranges that cut a period, days.
-        report("year by month, priority, filter channel=email",
-               MetricQuery(group_by=("priority",), grain="month", start=start, end=end,
-                           where=MetricFilter(channel="email")), False)
+        # Day rollups: days, ranges that cut a week or month, a filter on one dimension.
+        report("year by day, no grouping",
+               MetricQuery(grain="day", start=start, end=end), True)
+        report("year by day, channel",
+               MetricQuery(group_by=("channel",), grain="day", start=start, end=end), True)
         report("year by month, no grouping, filter one big account",
                MetricQuery(grain="month", start=start, end=end,
-                           where=MetricFilter(account_id=cases[0]["account_id"])), False)
+                           where=MetricFilter(account_id=cases[0]["account_id"])), True)
+        report("year by day, filter channel=email",
+               MetricQuery(grain="day", start=start, end=end,
+                           where=MetricFilter(channel="email")), True)
         report("15 Jan - 15 Feb by week, channel (cuts weeks)",
                MetricQuery(group_by=("channel",), grain="week",
                            start=datetime(2026, 1, 15, tzinfo=UTC),
-                           end=datetime(2026, 2, 15, tzinfo=UTC)), False)
+                           end=datetime(2026, 2, 15, tzinfo=UTC)), True)
         report("February by day, no grouping",
                MetricQuery(grain="day", start=datetime(2026, 2, 1, tzinfo=UTC),
-                           end=datetime(2026, 3, 1, tzinfo=UTC)), False)
+                           end=datetime(2026, 3, 1, tzinfo=UTC)), True)
+
+        # Cells: two of channel, line, priority and topic, by month.
+        report("year by month, priority, filter channel=email",
+               MetricQuery(group_by=("priority",), grain="month", start=start, end=end,
+                           where=MetricFilter(channel="email")), True)
+        report("year by month, channel x priority",
+               MetricQuery(group_by=("channel", "priority"), grain="month", start=start,
+                           end=end), True)
+
+        # Adding up case rows: two dimensions by day, or an agent with another dimension.
+        report("February by day, priority, filter line=2",
+               MetricQuery(group_by=("priority",), grain="day",
+                           start=datetime(2026, 2, 1, tzinfo=UTC),
+                           end=datetime(2026, 3, 1, tzinfo=UTC), where=MetricFilter(line=2)),
+               False)
+        report("year by month, agent, filter channel=email",
+               MetricQuery(group_by=("agent",), grain="month", start=start, end=end,
+                           where=MetricFilter(channel="email")), False)
     finally:
         runtime.close()

@@ -14,7 +14,7 @@ from api.demo import DemoGenerator
 from api.runtime import Runtime
 from projections.case_queues import CaseFilter
 from projections.support_metrics import MetricFilter, MetricQuery
-from projections.support_tally import DIMENSIONS
+from projections.support_tally import CELL, DIMENSIONS
 from tests.conftest import START
 from tests.integration.test_projections import dump
 
@@ -68,19 +68,44 @@ def seeded(runtime: Runtime) -> Runtime:
     return runtime
 
 
-@pytest.mark.parametrize("grain", ["week", "month", None])
+@pytest.mark.parametrize("grain", ["day", "week", "month", None])
 def test_rollups_and_case_rows_give_the_same_report(seeded: Runtime, grain: str | None) -> None:
     view = seeded.services.support
     ranges = [(None, None), (datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC))
               if grain != "week" else
-              (datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC))]
-    for start, end in ranges:
-        for dims in [(), *((d,) for d in DIMENSIONS)]:
-            query = MetricQuery(group_by=dims, grain=grain, start=start, end=end)
-            assert query.rollup_grain() is not None
-            fast = view.report(query)
-            assert fast, query
-            assert fast == view.report(query, rollups=False), query
+              (datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 2, 2, tzinfo=UTC)),
+              # cuts weeks and months: read from day rollups
+              (datetime(2025, 12, 10, tzinfo=UTC), datetime(2026, 2, 19, tzinfo=UTC))]
+    cases = view.report(MetricQuery(group_by=("account", "agent", "line", "priority", "channel")))
+    some = next(r["dimensions"] for r in cases if r["dimensions"]["agent"] is not None)
+    filters = [MetricFilter(account_id=some["account"]), MetricFilter(agent=some["agent"]),
+               MetricFilter(line=some["line"]), MetricFilter(priority=some["priority"]),
+               MetricFilter(channel=some["channel"])]
+    queries = [MetricQuery(group_by=dims, grain=grain, start=start, end=end, where=where)
+               for start, end in ranges
+               for where in [MetricFilter(), *filters]
+               for dims in ([(), *((d,) for d in DIMENSIONS)] if where.empty
+                            else [(), (where.narrowing()[0][0],)])]
+    # Two dimensions: the cells (by month, or the whole range).
+    queries += [MetricQuery(group_by=dims, grain=grain, start=start, end=end, where=where)
+                for start, end in ranges
+                for dims, where in [
+                    (("channel", "priority"), MetricFilter()),
+                    (("topic", "line", "channel"), MetricFilter()),
+                    (("priority",), MetricFilter(channel=some["channel"])),
+                    ((), MetricFilter(channel=some["channel"], line=some["line"])),
+                    (("topic",), MetricFilter(priority=some["priority"], line=some["line"]))]]
+    # (which queries rollups answer: test_rollups_answer_whole_days_of_one_dimension)
+    cells = 0
+    for query in queries:
+        source = query.rollups()
+        if source is None:
+            continue
+        cells += source[0] == CELL
+        fast = view.report(query)
+        assert fast, query
+        assert fast == view.report(query, rollups=False), query
+    assert cells >= (10 if grain in ("month", None) else 0)
 
 
 def test_median_first_response_per_priority_equals_an_independent_computation(

@@ -405,11 +405,24 @@ def test_a_bad_query_is_refused(query, message):
     (MetricQuery(start=datetime(2026, 3, 2, tzinfo=UTC),
                  end=datetime(2026, 3, 16, tzinfo=UTC)), "week"),
     (MetricQuery(grain="month", start=T0), None),
-    (MetricQuery(grain="day"), None),
+    (MetricQuery(grain="day"), "day"),
+    (MetricQuery(grain="week", start=datetime(2026, 3, 4, tzinfo=UTC)), "day"),
+    (MetricQuery(grain="month", end=datetime(2026, 3, 16, tzinfo=UTC)), "day"),
+    (MetricQuery(end=datetime(2026, 3, 16, tzinfo=UTC)), "week"),
     (MetricQuery(group_by=("agent", "channel")), None),
-    (MetricQuery(where=MetricFilter(channel="email")), None),
+    (MetricQuery(where=MetricFilter(channel="email")), "month"),
+    (MetricQuery(group_by=("line",), grain="day", where=MetricFilter(line=2)), "day"),
+    (MetricQuery(group_by=("priority",), where=MetricFilter(channel="email")), "month"),
+    (MetricQuery(where=MetricFilter(channel="email", priority="high")), "month"),
+    (MetricQuery(group_by=("channel", "topic"), grain="week"), None),
+    (MetricQuery(group_by=("channel", "line"), end=datetime(2026, 3, 16, tzinfo=UTC)), None),
+    (MetricQuery(group_by=("priority",), where=MetricFilter(agent="a")), None),
+    (MetricQuery(where=MetricFilter(agent="")), None),
+    (MetricQuery(group_by=("agent",), grain="day"), None),
+    (MetricQuery(grain="day", where=MetricFilter(account_id="a1")), None),
+    (MetricQuery(grain="month", where=MetricFilter(account_id="a1")), "month"),
 ])
-def test_rollups_answer_only_whole_periods_without_filters(query, grain):
+def test_rollups_answer_whole_days_of_one_dimension(query, grain):
     assert query.rollup_grain() == grain
 
 
