@@ -10,8 +10,8 @@ import pytest
 
 from integrations.importers import cells
 from integrations.importers.cells import BadCell
-from integrations.importers.replayer import monthly_revenue
 from integrations.importers.records import Origin, RevenueSpan
+from integrations.importers.replayer import monthly_revenue
 from integrations.importers.vocabulary import PRIORITIES
 
 BERLIN = cells.zone("Europe/Berlin")
@@ -49,7 +49,8 @@ def test_local_times_across_daylight_saving_changes() -> None:
     # Berlin moves from 02:00 to 03:00 on 29 March 2026: 01:30 to 03:30 is one hour.
     before = cells.moment("3/29/2026 1:30", "opened", BERLIN)
     after = cells.moment("3/29/2026 3:30", "first_response", BERLIN)
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert (after - before).total_seconds() == 3600
     with pytest.raises(BadCell, match="does not exist"):
         cells.moment("2026-03-29 02:30", "opened", BERLIN)
