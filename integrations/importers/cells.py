@@ -93,12 +93,15 @@ def moment(raw: str | None, column: str, local: tzinfo = UTC) -> datetime | None
 
     Times without an offset are wall-clock times in `local`: a time skipped by a daylight-saving
     change (02:30 on the spring-forward night) is refused, a repeated one (autumn) is read as
-    the first of the two.
+    the first of the two. A date alone is that calendar day from midnight UTC, whatever the
+    zone, so signup, subscription and churn dates land on the day written.
     """
     value = text(raw)
     if value is None:
         return None
     parsed = _parse(value)
+    if parsed is not None and _is_date_only(value):
+        return parsed.replace(tzinfo=UTC)
     if parsed is None:
         raise BadCell(f"{column}: {value!r} is not a date or time (ISO 8601, M/D/YYYY or "
                       f"M/D/YYYY H:MM)")
@@ -110,6 +113,10 @@ def moment(raw: str | None, column: str, local: tzinfo = UTC) -> datetime | None
         raise BadCell(f"{column}: {value} does not exist in {local} (skipped by a "
                       f"daylight-saving change)")
     return aware.astimezone(UTC)
+
+
+def _is_date_only(value: str) -> bool:
+    return ":" not in value and len(value) <= 10
 
 
 def _parse(value: str) -> datetime | None:

@@ -98,3 +98,8 @@ def test_subscriptions_become_monthly_revenue_changes() -> None:
     ended = monthly_revenue([_span("2025-01-01", "2025-02-28", 300)], until=date(2025, 7, 1))
     assert ended == [(date(2025, 1, 1), 300), (date(2025, 3, 1), 0)]
     assert monthly_revenue([], until=date(2025, 7, 1)) == []
+
+
+def test_a_date_alone_is_that_day_in_any_zone() -> None:
+    assert cells.moment("2/1/2025", "start", BERLIN) == datetime(2025, 2, 1, tzinfo=UTC)
+    assert cells.moment("2025-02-01", "start", BERLIN) == datetime(2025, 2, 1, tzinfo=UTC)
