@@ -364,6 +364,81 @@ def import_csv(directory: Path, zone: str, dry_run: bool, report: Path | None,
                 batch_size)
 
 
+def _source_choice(directory: Path | None, url: str | None, needed: dict[str, str | None]
+                   ) -> None:
+    if (directory is None) == (url is None):
+        raise click.UsageError("give either --dir or --url")
+    if url is not None:
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise click.UsageError(f"--url needs {' and '.join(missing)}")
+
+
+@import_.command("zendesk")
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False,
+                                                     path_type=Path), default=None,
+              help="A directory of exported JSON files (organizations, users, the incremental "
+                   "ticket export pages with metric_sets, ticket_metrics, "
+                   "satisfaction_ratings).")
+@click.option("--url", default=None, help="Your Zendesk, e.g. https://acme.zendesk.com.")
+@click.option("--email", default=None, envvar="CARELOG_ZENDESK_EMAIL",
+              help="The agent's email for the API token (CARELOG_ZENDESK_EMAIL).")
+@click.option("--token", default=None, envvar="CARELOG_ZENDESK_TOKEN",
+              help="An API token (CARELOG_ZENDESK_TOKEN).")
+@_import_options
+def import_zendesk(directory: Path | None, url: str | None, email: str | None,
+                   token: str | None, dry_run: bool, report: Path | None,
+                   batch_size: int) -> None:
+    """Import organizations (accounts), end users (contacts) and tickets with their metrics
+    and satisfaction ratings from Zendesk.
+
+    First response = created_at + reply_time_in_minutes (calendar); resolution = the first
+    resolution; a closed ticket closed at its last update; rating good = 5, bad = 1; the
+    organization field `tier` (or `plan`) sets the tier, else standard.
+    """
+    from integrations.importers import zendesk
+
+    _source_choice(directory, url, {"--email": email, "--token": token})
+
+    def read(settings: Settings) -> ImportPlan:
+        records = (zendesk.read_directory(directory) if directory is not None
+                   else zendesk.fetch(str(url), str(email), str(token)))
+        return zendesk.ZendeskReader().plan(records)
+
+    _run_import(read, dry_run, report, batch_size)
+
+
+@import_.command("freshdesk")
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False,
+                                                     path_type=Path), default=None,
+              help="A directory of exported JSON lists: companies*.json, contacts*.json, "
+                   "agents*.json, tickets*.json (with stats), conversations*.json, "
+                   "satisfaction_ratings*.json.")
+@click.option("--url", default=None, help="Your Freshdesk, e.g. https://acme.freshdesk.com.")
+@click.option("--token", default=None, envvar="CARELOG_FRESHDESK_TOKEN",
+              help="An API key (CARELOG_FRESHDESK_TOKEN).")
+@_import_options
+def import_freshdesk(directory: Path | None, url: str | None, token: str | None,
+                     dry_run: bool, report: Path | None, batch_size: int) -> None:
+    """Import companies (accounts), contacts and tickets with stats, conversations and
+    satisfaction ratings from Freshdesk.
+
+    Times from the ticket stats (first_responded_at, resolved_at, closed_at); with
+    conversations the public outgoing ones are the replies. Priority 1-4 = low, normal,
+    high, urgent. Ratings 103/102/101/100/-101/-102/-103 = CSAT 5/4/4/3/2/2/1.
+    """
+    from integrations.importers import freshdesk
+
+    _source_choice(directory, url, {"--token": token})
+
+    def read(settings: Settings) -> ImportPlan:
+        records = (freshdesk.read_directory(directory) if directory is not None
+                   else freshdesk.fetch(str(url), str(token)))
+        return freshdesk.FreshdeskReader().plan(records)
+
+    _run_import(read, dry_run, report, batch_size)
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def status(as_json: bool) -> None:
