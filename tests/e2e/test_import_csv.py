@@ -130,7 +130,9 @@ def write_files(directory: Path) -> Path:
              "" if t is T7 else _cell(t.first_response, t.written_in_berlin),
              "TRUE" if t.escalated else "", _cell(t.resolved, t.written_in_berlin),
              _cell(t.closed, t.written_in_berlin), t.satisfaction,
-             "great" if t.satisfaction == 5 else "", ""] for t in tickets]
+             "great" if t.satisfaction == 5 else "",
+             _cell(t.closed + timedelta(hours=1), False) if t.id == "T1" and t.closed else ""]
+            for t in tickets]
            + [["T8", "A1", "not a date", "Broken", "", "email", "high", "", "", "", "", "", "",
                "", "", "", ""]])
     _write(directory / "messages.csv", ["ticket", "id", "sent", "direction", "author", "text"],
@@ -247,6 +249,12 @@ def test_csv_import_matches_figures_computed_from_the_files(
     assert total["csatResponses"] == answers
     assert total["csat"] == pytest.approx(csat)
     assert total["npsResponses"] == 2
+    topics = gql("{ topTopics(first: 10) { topic opened } }")["topTopics"]
+    counted: dict[str, int] = {}
+    for t in [*TICKETS, T7]:
+        if t.topic:
+            counted[t.topic] = counted.get(t.topic, 0) + 1
+    assert {x["topic"]: x["opened"] for x in topics} == counted
 
     t0, t1 = date(2025, 3, 1), date(2026, 3, 1)
     kpis = gql("""query($wait: Int) { kpis(from: "2025-03-01", to: "2026-03-01", waitFor: $wait)
@@ -330,3 +338,29 @@ def test_future_times_are_refused(runtime: Runtime, tmp_path: Path) -> None:
     summary = run_import(runtime, directory)
     (refused,) = [r for r in summary.rejections if r.key == "csv/ticket/T10"]
     assert "in the future" in refused.reason
+
+
+def test_tickets_are_replayed_in_business_time(runtime: Runtime, tmp_path: Path) -> None:
+    from domain.account import Account
+    from domain.case import Case
+    from domain.interaction import Interaction
+
+    run_import(runtime, write_files(tmp_path / "history"))
+
+    def history(ticket: Ticket) -> list[tuple[str, datetime]]:
+        account_id = Account.id_for(f"csv/account/{ticket.account}")
+        opening = Interaction.id_for(account_id, ticket.channel, "inbound",
+                                     f"csv/ticket/{ticket.id}")
+        events = list(runtime.desk.events.get(Case.id_for(opening)))
+        assert {e.actor for e in events} == {"integration:import:csv"}  # type: ignore[attr-defined]
+        return [(type(e).__name__, e.occurred_at) for e in events]  # type: ignore[attr-defined]
+
+    t2 = TICKETS[1]
+    assert history(t2) == [("Opened", t2.opened), ("Escalated", t2.opened),
+                           ("Replied", t2.first_response), ("EscalationResolved", t2.resolved),
+                           ("Resolved", t2.resolved)]
+    t3 = TICKETS[2]  # closed before it was answered
+    assert history(t3) == [("Opened", t3.opened), ("Closed", t3.closed)]
+    t1 = TICKETS[0]
+    assert t1.closed is not None
+    assert history(t1)[-1] == ("Rated", t1.closed + timedelta(hours=1))
