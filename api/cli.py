@@ -296,6 +296,8 @@ def _import_options(command: Callable[..., None]) -> Callable[..., None]:
 
 def _run_import(read: Callable[[Settings], ImportPlan], dry_run: bool, report: Path | None,
                 batch_size: int) -> None:
+    from eventsourcing.persistence import PersistenceError
+
     from integrations.importers.replayer import HistoryWriter
     from integrations.importers.report import render_summary, write_rejections
     from integrations.importers.sources import SourceError
@@ -312,9 +314,16 @@ def _run_import(read: Callable[[Settings], ImportPlan], dry_run: bool, report: P
     runtime = Runtime.open(settings, folds=not dry_run)
     try:
         with _progress("importing" + (" (dry run)" if dry_run else "")) as update:
-            summary = HistoryWriter(runtime.desk, currency=settings.currency,
-                                    batch_size=batch_size, dry_run=dry_run,
-                                    progress=update).write(plan)
+            try:
+                summary = HistoryWriter(runtime.desk, currency=settings.currency,
+                                        batch_size=batch_size, dry_run=dry_run,
+                                        progress=update).write(plan)
+            except PersistenceError as error:
+                # Every batch is one transaction: what was written is whole, and running the
+                # same import again skips it and writes the rest.
+                console.print(f"[red]The import stopped: {type(error).__name__}: {error}. "
+                              f"Run it again to resume.[/red]")
+                sys.exit(1)
         if not dry_run:
             for runner in runtime.runners:
                 with _progress(f"projecting {runner.name}") as update:

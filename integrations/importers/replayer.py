@@ -9,8 +9,9 @@ at a time, so the rest still lands.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -441,37 +442,62 @@ class HistoryWriter:
     def _write_batches(self, kind: str, items: list[Any],
                        build: Callable[[Any, ImportSummary], Built | None],
                        summary: ImportSummary) -> None:
-        """Build a chunk of items, save it in one transaction; `build` returning None means
-        the item was already present and has been dealt with."""
-        for start in range(0, len(items), self.batch_size):
-            chunk = items[start:start + self.batch_size]
-            built: list[Built] = []
-            for item in chunk:
-                try:
-                    made = build(item, summary)
-                except (Skip, DomainError) as error:
-                    summary.reject(kind, item.origin, item.key, str(error))
+        """Build chunks of items and save each in one transaction; `build` returning None
+        means the item was already present and has been dealt with.
+
+        One writer thread saves a chunk while the next is built: the database's share of the
+        work (and the socket waits) overlap with building aggregates. Chunks are saved in
+        order, and all of them before this returns.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+            in_flight: deque[tuple[Future[list[bool]], list[Built], int]] = deque()
+            for start in range(0, len(items), self.batch_size):
+                chunk = items[start:start + self.batch_size]
+                built = self._build_chunk(kind, chunk, build, summary)
+                if self.dry_run:
+                    stored = [not self.desk_has(entry.aggregates[0].id) for entry in built]
+                    self._settle(kind, built, stored, len(chunk), summary)
                     continue
-                if made is not None:
-                    built.append(made)
-            for entry in built:
-                entry.collect()
-            if self.dry_run:
-                for entry in built:
-                    if self.desk_has(entry.aggregates[0].id):
-                        summary.tallies[kind].present += 1
-                    else:
-                        self._count_created(kind, [entry], summary)
-            elif self._store([e for b in built for e in b.events]):
-                self._count_created(kind, built, summary)
-            else:  # something is already there: one at a time
-                for entry in built:
-                    if self._store(entry.events):
-                        self._count_created(kind, [entry], summary)
-                    else:
-                        summary.tallies[kind].present += 1
-                        self._forget(entry)
-            self._advance(len(chunk))
+                in_flight.append((writer.submit(self._store_chunk, built), built, len(chunk)))
+                while len(in_flight) > 1:
+                    future, done, count = in_flight.popleft()
+                    self._settle(kind, done, future.result(), count, summary)
+            while in_flight:
+                future, done, count = in_flight.popleft()
+                self._settle(kind, done, future.result(), count, summary)
+
+    @staticmethod
+    def _build_chunk(kind: str, chunk: list[Any],
+                     build: Callable[[Any, ImportSummary], Built | None],
+                     summary: ImportSummary) -> list[Built]:
+        built: list[Built] = []
+        for item in chunk:
+            try:
+                made = build(item, summary)
+            except (Skip, DomainError) as error:
+                summary.reject(kind, item.origin, item.key, str(error))
+                continue
+            if made is not None:
+                made.collect()
+                built.append(made)
+        return built
+
+    def _store_chunk(self, built: list[Built]) -> list[bool]:
+        """Whether each item was stored: all in one transaction, or (when something is
+        already there) one at a time."""
+        if self._store([e for entry in built for e in entry.events]):
+            return [True] * len(built)
+        return [self._store(entry.events) for entry in built]
+
+    def _settle(self, kind: str, built: list[Built], stored: list[bool], count: int,
+                summary: ImportSummary) -> None:
+        for entry, created in zip(built, stored, strict=True):
+            if created:
+                self._count_created(kind, [entry], summary)
+            else:
+                summary.tallies[kind].present += 1
+                self._forget(entry)
+        self._advance(count)
 
     def _forget(self, entry: Built) -> None:
         if isinstance(entry.item, ImportedAccount):
