@@ -29,12 +29,14 @@ class Records:
     by_kind: dict[str, list[tuple[str, int, dict[str, Any]]]] = field(
         default_factory=lambda: defaultdict(list))
     files: list[str] = field(default_factory=list)
+    _counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, kind: str, where: str, items: list[Any]) -> None:
-        start = len([1 for w, _, _ in self.by_kind[kind] if w == where])
+        start = self._counts.get((kind, where), 0)
         for position, item in enumerate(items, start + 1):
             if isinstance(item, dict):
                 self.by_kind[kind].append((where, position, item))
+        self._counts[(kind, where)] = start + len(items)
         if where not in self.files:
             self.files.append(where)
 
