@@ -99,7 +99,10 @@ def test_import_tickets_into_postgres(make_settings: Callable[..., Settings],
     try:
         began = time.perf_counter()
         for runner in runtime.runners:
+            started = time.perf_counter()
             runner.catch_up()
+            figure("postgres", f"import {label}: {runner.name} caught up",
+                   time.perf_counter() - started, "s")
         caught_up = time.perf_counter() - began
         assert all(runner.position >= events for runner in runtime.runners)
     finally:
