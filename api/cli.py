@@ -7,16 +7,20 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.runtime import Runtime
+from integrations.importers.csv_files import describe_columns
+from integrations.importers.records import ImportPlan
 from integrations.settings import Settings, SettingsError
 from projections.runner import ApplicationLog
 
 console = Console(stderr=True)
+CSV_COLUMNS_HELP = describe_columns()
 
 
 def _settings() -> Settings:
@@ -305,6 +309,175 @@ def _run_workers(*, relay: bool, projections: list[str] | None) -> None:
         for failure in failures:
             console.print(f"[red]{failure}[/red]")
         sys.exit(1)
+
+
+def _import_options(command: Callable[..., None]) -> Callable[..., None]:
+    options = (
+        click.option("--dry-run", is_flag=True,
+                     help="Read and validate everything, write nothing."),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Write every rejected row as JSON lines (kind, file, line, key, "
+                          "reason) to this file."),
+        click.option("--batch-size", type=click.IntRange(1, 10_000), default=500,
+                     show_default=True, help="Items saved per transaction."),
+    )
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_import(read: Callable[[Settings], ImportPlan], dry_run: bool, report: Path | None,
+                batch_size: int) -> None:
+    from eventsourcing.persistence import PersistenceError
+
+    from integrations.importers.replayer import HistoryWriter
+    from integrations.importers.report import render_summary, write_rejections
+    from integrations.importers.sources import SourceError
+
+    settings = _settings()
+    try:
+        plan = read(settings)
+    except SourceError as error:
+        console.print(f"[red]Nothing imported: {error}[/red]")
+        sys.exit(1)
+    if not plan.files_read:
+        console.print("[red]Nothing imported: no file of a known kind was found.[/red]")
+        sys.exit(1)
+    runtime = Runtime.open(settings, folds=not dry_run)
+    try:
+        with _progress("importing" + (" (dry run)" if dry_run else "")) as update:
+            try:
+                summary = HistoryWriter(runtime.desk, currency=settings.currency,
+                                        batch_size=batch_size, dry_run=dry_run,
+                                        progress=update).write(plan)
+            except PersistenceError as error:
+                # Every batch is one transaction: what was written is whole, and running the
+                # same import again skips it and writes the rest.
+                console.print(f"[red]The import stopped: {type(error).__name__}: {error}. "
+                              f"Run it again to resume.[/red]")
+                sys.exit(1)
+        if not dry_run:
+            for runner in runtime.runners:
+                with _progress(f"projecting {runner.name}") as update:
+                    runner.catch_up(update)
+    finally:
+        runtime.close()
+    render_summary(summary, console)
+    if report is not None:
+        write_rejections(summary, report)
+        console.print(f"{len(summary.rejections)} rejected rows listed in {report}")
+    if summary.landed == 0 and summary.rejections:
+        sys.exit(1)
+
+
+@main.group("import")
+def import_() -> None:
+    """Bring your history: accounts, revenue, contacts and tickets from CSV files, a Zendesk
+    or a Freshdesk export. Imported items keep ids derived from the source's ids, so running
+    an import again (or after an interruption) adds nothing twice."""
+
+
+@import_.command("csv", epilog="\b\nFiles and columns (required [optional]):\n"
+                               + CSV_COLUMNS_HELP)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--timezone", "zone", default="UTC", show_default=True,
+              help="Zone of date-times written without an offset (Europe/Berlin, ...).")
+@_import_options
+def import_csv(directory: Path, zone: str, dry_run: bool, report: Path | None,
+               batch_size: int) -> None:
+    """Import the CSV files found in DIRECTORY (names below, any subset).
+
+    Dates: ISO 8601, M/D/YYYY or M/D/YYYY H:MM (AM/PM allowed); booleans TRUE/FALSE, yes/no,
+    1/0; an empty cell is missing, never zero. A subscription counts in every month from its
+    start month to its end month; ARR = 12 x MRR; churn_date sets ARR to 0 from that day.
+    Tickets: a first response, resolution or close left empty did not happen; satisfaction
+    is 1-5. With messages.csv, a ticket's outbound messages are its replies.
+    """
+    from integrations.importers.cells import BadCell
+    from integrations.importers.cells import zone as read_zone
+    from integrations.importers.csv_files import CsvReader
+
+    try:
+        local = read_zone(zone)
+    except BadCell as error:
+        raise click.BadParameter(str(error), param_hint="--timezone") from None
+    _run_import(lambda s: CsvReader(local, s.currency).read(directory), dry_run, report,
+                batch_size)
+
+
+def _source_choice(directory: Path | None, url: str | None, needed: dict[str, str | None]
+                   ) -> None:
+    if (directory is None) == (url is None):
+        raise click.UsageError("give either --dir or --url")
+    if url is not None:
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise click.UsageError(f"--url needs {' and '.join(missing)}")
+
+
+@import_.command("zendesk")
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False,
+                                                     path_type=Path), default=None,
+              help="A directory of exported JSON files (organizations, users, the incremental "
+                   "ticket export pages with metric_sets, ticket_metrics, "
+                   "satisfaction_ratings).")
+@click.option("--url", default=None, help="Your Zendesk, e.g. https://acme.zendesk.com.")
+@click.option("--email", default=None, envvar="CARELOG_ZENDESK_EMAIL",
+              help="The agent's email for the API token (CARELOG_ZENDESK_EMAIL).")
+@click.option("--token", default=None, envvar="CARELOG_ZENDESK_TOKEN",
+              help="An API token (CARELOG_ZENDESK_TOKEN).")
+@_import_options
+def import_zendesk(directory: Path | None, url: str | None, email: str | None,
+                   token: str | None, dry_run: bool, report: Path | None,
+                   batch_size: int) -> None:
+    """Import organizations (accounts), end users (contacts) and tickets with their metrics
+    and satisfaction ratings from Zendesk.
+
+    First response = created_at + reply_time_in_minutes (calendar); resolution = the first
+    resolution; a closed ticket closed at its last update; rating good = 5, bad = 1; the
+    organization field `tier` (or `plan`) sets the tier, else standard.
+    """
+    from integrations.importers import zendesk
+
+    _source_choice(directory, url, {"--email": email, "--token": token})
+
+    def read(settings: Settings) -> ImportPlan:
+        records = (zendesk.read_directory(directory) if directory is not None
+                   else zendesk.fetch(str(url), str(email), str(token)))
+        return zendesk.ZendeskReader().plan(records)
+
+    _run_import(read, dry_run, report, batch_size)
+
+
+@import_.command("freshdesk")
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False,
+                                                     path_type=Path), default=None,
+              help="A directory of exported JSON lists: companies*.json, contacts*.json, "
+                   "agents*.json, tickets*.json (with stats), conversations*.json, "
+                   "satisfaction_ratings*.json.")
+@click.option("--url", default=None, help="Your Freshdesk, e.g. https://acme.freshdesk.com.")
+@click.option("--token", default=None, envvar="CARELOG_FRESHDESK_TOKEN",
+              help="An API key (CARELOG_FRESHDESK_TOKEN).")
+@_import_options
+def import_freshdesk(directory: Path | None, url: str | None, token: str | None,
+                     dry_run: bool, report: Path | None, batch_size: int) -> None:
+    """Import companies (accounts), contacts and tickets with stats, conversations and
+    satisfaction ratings from Freshdesk.
+
+    Times from the ticket stats (first_responded_at, resolved_at, closed_at); with
+    conversations the public outgoing ones are the replies. Priority 1-4 = low, normal,
+    high, urgent. Ratings 103/102/101/100/-101/-102/-103 = CSAT 5/4/4/3/2/2/1.
+    """
+    from integrations.importers import freshdesk
+
+    _source_choice(directory, url, {"--token": token})
+
+    def read(settings: Settings) -> ImportPlan:
+        records = (freshdesk.read_directory(directory) if directory is not None
+                   else freshdesk.fetch(str(url), str(token)))
+        return freshdesk.FreshdeskReader().plan(records)
+
+    _run_import(read, dry_run, report, batch_size)
 
 
 @main.command()
