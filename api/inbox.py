@@ -5,6 +5,10 @@ address or number in the `directory` view (a contact's address, else the company
 domain). A message nobody can be found for is held as a stray message for a person to route:
 nothing is lost. A message on a channel the client's plan lacks is recorded and answered with
 the channels the client may use (never for auto-replies, which are never answered).
+
+Messages delivered at the same moment from concurrent requests are received together: one
+transaction for all of them (`GroupCommit` over `CareDesk.receive_messages`), each request
+answered with its own outcome.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from domain.application import CareDesk, CommandResult, RefusedChannelError
+from api.group_commit import GroupCommit
+from domain.application import Arrival, CareDesk, CommandResult, RefusedChannelError
 from domain.ports import InboundMessage
 from domain.values import Channel
 from integrations.email.case_tags import PREFIX as TAG_PREFIX
@@ -40,6 +45,8 @@ class Inbox:
         self.directory = directory
         self.cases = cases
         """Resolves short case tags (`CL-1A2B3C4D`) to cases; without it tags are ignored."""
+        self.receiving: GroupCommit[Arrival, CommandResult] = GroupCommit(
+            desk.receive_messages)
 
     def find(self, message: InboundMessage) -> tuple[Match | None, str | None]:
         """The account (and contact) a message comes from, or why none could be found."""
@@ -69,9 +76,9 @@ class Inbox:
                             held.notification_id, reason=reason)
         message = self._resolve_tag(message, match.account_id)
         try:
-            result = self.desk.receive_message(
+            result = self.receiving.submit(Arrival(
                 message=message, account_id=match.account_id, contact_id=match.contact_id,
-                priority=priority, topic=topic, actor=actor)
+                priority=priority, topic=topic, actor=actor))
         except RefusedChannelError as refused:
             if not message.automated:
                 self.desk.send_notice(

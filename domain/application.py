@@ -7,7 +7,8 @@ async code run them in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -48,6 +49,7 @@ from domain.read_marker import ReadMarker
 from domain.service_plans import plan_for
 from domain.stray_message import StrayMessage
 from domain.survey_response import SurveyResponse, check_score, clean_comment
+from domain.unit_of_work import UnitOfWork
 from domain.values import CaseStatus, Channel, Direction, Money, Priority, Tier, enum_value
 
 A = TypeVar("A", bound=Aggregate)
@@ -58,6 +60,11 @@ _RETRIES = 3
 # Channels where a client keeps talking in one place: a message there joins that place's case.
 _CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
                              Channel.PORTAL.value, Channel.PHONE.value})
+
+
+def _settled(result: CommandResult, last: int) -> CommandResult:
+    """A result decided in a batch, placed at the batch's last log position."""
+    return replace(result, notification_id=max(result.notification_id, last))
 
 
 def _outcome_text(feedback: Feedback, outcome: str) -> str:
@@ -83,6 +90,19 @@ class RefusedChannelError(ChannelNotAllowedError):
         super().__init__(message)
         self.allowed = allowed
         self.result = result
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One client message to route, with what `receive_message` takes besides it."""
+
+    message: InboundMessage
+    account_id: UUID
+    actor: str
+    contact_id: UUID | None = None
+    priority: str = Priority.NORMAL.value
+    topic: str | None = None
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +151,8 @@ class CareDesk(Application[UUID]):
         self.clock = clock
         self.currencies = currencies
         self.send_feedback_outcomes = False
+        self._units = threading.local()
+        """This thread's unit of work while it decides a batch of messages."""
         """Post a shipped or declined feedback's outcome into each requesting account's room
         (and so to its bound chats) instead of leaving a note for the manager to pass on."""
         super().__init__(env=dict(env))
@@ -532,10 +554,14 @@ class CareDesk(Application[UUID]):
     def conversation(self, channel: str, conversation: str) -> Conversation | None:
         """The bound conversation at this place on the channel, if there is one."""
         conversation_id = Conversation.id_for(channel, conversation)
-        if not self._exists(conversation_id):
-            return None
-        found = self._get(Conversation, conversation_id)
-        return None if found.unbound else found
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        if unit is None:
+            found = self._load(conversation_id)
+        else:
+            if conversation_id not in unit.seen:
+                unit.seen[conversation_id] = self._load(conversation_id)
+            found = unit.seen[conversation_id]
+        return found if isinstance(found, Conversation) and not found.unbound else None
 
     def move_conversation(self, *, channel: str, old: str, new: str, actor: str,
                           occurred_at: datetime | None = None) -> CommandResult:
@@ -586,7 +612,79 @@ class CareDesk(Application[UUID]):
         messages, or is said in a conversation whose case is still open; a resolved case the
         client writes to again is reopened. Auto-replies are recorded but open nothing. An
         edit of a known message is recorded as an edit. A redelivery is a duplicate.
+        One message is a batch of one (`receive_messages`).
         """
+        outcome = self.receive_messages([Arrival(message, account_id, actor, contact_id,
+                                                 priority, topic, details)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def receive_messages(self, arrivals: Sequence[Arrival]) -> list[CommandResult | Exception]:
+        """Route several messages in one transaction (group commit); each has its own outcome.
+
+        They are decided in order against one in-memory copy of each aggregate, so a redelivery
+        within the batch is a duplicate and two messages to one case both apply. A message
+        that fails gets its error and the others are decided again without it; a refused
+        channel (`RefusedChannelError`) is an outcome, its message recorded all the same. If a
+        concurrent writer gets in first (IntegrityError), the messages are received one by one,
+        so the rest lands; one message alone is decided again, and a redelivery then answers
+        as a duplicate. A batch is first decided without asking the store whether each message
+        is new (it refuses a redelivery at the save), then, if refused, asking it. The
+        notification id of every result is the batch's last position.
+        """
+        if len(arrivals) > 1:
+            with suppress(IntegrityError):
+                return self._receive_together(arrivals, optimistic=True)
+            try:
+                return self._receive_together(arrivals)
+            except IntegrityError:
+                return [self.receive_messages([arrival])[0] for arrival in arrivals]
+        for _ in range(_RETRIES):
+            try:
+                return self._receive_together(arrivals)
+            except IntegrityError:
+                continue
+        return [VersionConflictError("changed by someone else at the same moment; try again")]
+
+    def _receive_together(self, arrivals: Sequence[Arrival],
+                          optimistic: bool = False) -> list[CommandResult | Exception]:
+        outcomes: dict[int, CommandResult | Exception] = {}
+        while True:
+            unit = UnitOfWork(optimistic)
+            decided: dict[int, CommandResult | RefusedChannelError] = {}
+            failed = False
+            self._units.current = unit
+            try:
+                for i, arrival in enumerate(arrivals):
+                    if i in outcomes:
+                        continue
+                    try:
+                        decided[i] = self._route(arrival)
+                    except RefusedChannelError as refused:
+                        decided[i] = refused
+                    except Exception as error:  # its own caller's; the rest are decided again
+                        outcomes[i] = error
+                        failed = True
+                        break
+            finally:
+                self._units.current = None
+            if not failed:
+                break
+        last = self.save(*unit.events)[-1].notification.id if unit.events else self._head()
+        for i, made in decided.items():
+            if isinstance(made, RefusedChannelError):
+                outcomes[i] = RefusedChannelError(made.message, made.allowed,
+                                                  _settled(made.result, last))
+            else:
+                outcomes[i] = _settled(made, last)
+        return [outcomes[i] for i in range(len(arrivals))]
+
+    def _route(self, arrival: Arrival) -> CommandResult:
+        """Decide one message within the current unit of work (see `receive_message`)."""
+        message, account_id, actor = arrival.message, arrival.account_id, arrival.actor
+        contact_id, priority, topic = arrival.contact_id, arrival.priority, arrival.topic
+        details = arrival.details
         at = self._when(message.occurred_at)
         account = self._get(Account, account_id)
         channel = enum_value(Channel, message.channel, "channel")
@@ -603,7 +701,7 @@ class CareDesk(Application[UUID]):
         inbound = replace(self._inbound(account, channel, Direction.INBOUND.value,
                                         message.external_id, contact_id, message.text),
                           extras=extras)
-        if self._exists(inbound.id):
+        if self._received(inbound.id):
             return self._redelivered(inbound.id)
         sender = message.sender_name or message.sender
         chat = (self.conversation(channel, message.conversation)
@@ -1060,17 +1158,40 @@ class CareDesk(Application[UUID]):
         return occurred_at
 
     def _get(self, cls: type[A], aggregate_id: UUID) -> A:
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        if unit is None:
+            found = self._load(aggregate_id)
+        else:
+            if aggregate_id not in unit.seen:
+                unit.seen[aggregate_id] = self._load(aggregate_id)
+            found = unit.seen[aggregate_id]
+        if not isinstance(found, cls):
+            # A foreign id of another kind answers exactly like a missing one.
+            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found")
+        return found
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found") from None
-        if not isinstance(aggregate, cls):
-            # A foreign id of another kind answers exactly like a missing one.
-            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found")
+            return None
         return aggregate
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        return any(True for _ in self.events.get(aggregate_id, limit=1))
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        if unit is None:
+            return any(True for _ in self.events.get(aggregate_id, limit=1))
+        if aggregate_id not in unit.seen:
+            unit.seen[aggregate_id] = self._load(aggregate_id)
+        return unit.seen[aggregate_id] is not None
+
+    def _received(self, interaction_id: UUID) -> bool:
+        """Whether a message is known. A batch's first pass asks only the batch itself: the
+        store refuses a redelivery at the save, and the batch is decided again asking all."""
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        if unit is not None and unit.optimistic:
+            return unit.seen.get(interaction_id) is not None
+        return self._exists(interaction_id)
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -1097,7 +1218,13 @@ class CareDesk(Application[UUID]):
 
     def _save_new(self, aggregate: Aggregate, ids: Mapping[str, UUID],
                   *others: Aggregate) -> CommandResult:
-        """Save newly made aggregates; if their ids already exist this is a redelivery."""
+        """Save newly made aggregates; if their ids already exist this is a redelivery.
+
+        Within a unit of work they are only staged: the unit's one save follows."""
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        if unit is not None:
+            unit.stage(aggregate, *others)
+            return CommandResult(dict(ids), 0, aggregate.version)
         try:
             recordings = self.save(aggregate, *others)
         except IntegrityError:
@@ -1118,10 +1245,15 @@ class CareDesk(Application[UUID]):
         def attempt() -> CommandResult:
             aggregate = self._get(cls, aggregate_id)
             self._check_version(aggregate, expected_version)
+            before = aggregate.version
             change(aggregate)
-            if not aggregate.pending_events:  # nothing to change: a repeated request
+            if aggregate.version == before:  # nothing to change: a repeated request
                 return CommandResult({key: aggregate.id}, self._head(), aggregate.version,
                                      duplicate=True)
+            unit: UnitOfWork | None = getattr(self._units, "current", None)
+            if unit is not None:
+                unit.stage(aggregate)
+                return CommandResult({key: aggregate.id}, 0, aggregate.version)
             recordings = self.save(aggregate)
             return CommandResult({key: aggregate.id}, recordings[-1].notification.id,
                                  aggregate.version)
