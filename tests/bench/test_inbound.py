@@ -179,7 +179,8 @@ def _raw_commits(database_url: str, writers: int, commits: int) -> float:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM bench_raw_commits").fetchone()
         conn.execute("DROP TABLE bench_raw_commits")
-    assert row is not None and row[0] == commits // writers * writers
+    assert row is not None
+    assert row[0] == commits // writers * writers
     return commits // writers * writers / seconds
 
 
