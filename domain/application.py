@@ -625,7 +625,9 @@ class CareDesk(Application[UUID]):
             raise outcome
         return outcome
 
-    def receive_messages(self, arrivals: Sequence[Arrival]) -> list[CommandResult | Exception]:
+    def receive_messages(self, arrivals: Sequence[Arrival],
+                         known: Mapping[UUID, Aggregate | None] | None = None,
+                         ) -> list[CommandResult | Exception]:
         """Route several messages in one transaction (group commit); each has its own outcome.
 
         They are decided in order against one in-memory copy of each aggregate, so a redelivery
@@ -637,28 +639,30 @@ class CareDesk(Application[UUID]):
         as a duplicate. A batch is first decided without asking the store whether each message
         is new (it refuses a redelivery at the save), then, if refused, asking it. The
         notification id of every result is the batch's last position.
+
+        `known`: aggregates the caller has just read (untouched), which need not be read again.
         """
         if len(arrivals) > 1:
             with suppress(IntegrityError):
-                return self._receive_together(arrivals, optimistic=True)
+                return self._receive_together(arrivals, known or {}, optimistic=True)
             try:
-                return self._receive_together(arrivals)
+                return self._receive_together(arrivals, {})
             except IntegrityError:
                 return [self.receive_messages([arrival])[0] for arrival in arrivals]
-        for _ in range(_RETRIES):
+        for attempt in range(_RETRIES):
             try:
-                return self._receive_together(arrivals)
+                return self._receive_together(arrivals, (known or {}) if attempt == 0 else {})
             except IntegrityError:
                 continue
         return [VersionConflictError("changed by someone else at the same moment; try again")]
 
-    def _receive_together(self, arrivals: Sequence[Arrival],
+    def _receive_together(self, arrivals: Sequence[Arrival], known: Mapping[UUID, Aggregate | None],
                           optimistic: bool = False) -> list[CommandResult | Exception]:
         outcomes: dict[int, CommandResult | Exception] = {}
-        prefetched = self._prefetch(arrivals) if len(arrivals) > 1 else {}
+        read = {**known, **self._prefetch(arrivals, known)} if len(arrivals) > 1 else {**known}
         while True:
             unit = UnitOfWork(optimistic)
-            unit.seen.update(prefetched)
+            unit.seen.update(read)
             decided: dict[int, CommandResult | RefusedChannelError] = {}
             failed = False
             self._units.current = unit
@@ -678,6 +682,9 @@ class CareDesk(Application[UUID]):
                 self._units.current = None
             if not failed:
                 break
+            # The aggregates read carry what this pass decided: read them afresh.
+            left = [a for i, a in enumerate(arrivals) if i not in outcomes]
+            read = self._prefetch(left, {}) if len(left) > 1 else {}
         last = self.save(*unit.events)[-1].notification.id if unit.events else self._head()
         for i, made in decided.items():
             if isinstance(made, RefusedChannelError):
@@ -687,20 +694,27 @@ class CareDesk(Application[UUID]):
                 outcomes[i] = _settled(made, last)
         return [outcomes[i] for i in range(len(arrivals))]
 
-    def _prefetch(self, arrivals: Sequence[Arrival]) -> dict[UUID, Aggregate | None]:
+    def _prefetch(self, arrivals: Sequence[Arrival],
+                  known: Mapping[UUID, Aggregate | None]) -> dict[UUID, Aggregate | None]:
         """Read what a batch will read (accounts, chats, their cases), several at a time."""
-        found = self._load_all(a.account_id for a in arrivals)
-        found.update(self._load_all(
+        found = {**known, **self._load_all((a.account_id for a in arrivals), known)}
+        found.update(self._load_all((
             Conversation.id_for(a.message.channel, a.message.conversation) for a in arrivals
-            if a.message.channel in _CONVERSATIONAL))
-        found.update(self._load_all(
+            if a.message.channel in _CONVERSATIONAL), found))
+        found.update(self._load_all((
             c.current_case_id for c in found.values()
-            if isinstance(c, Conversation) and c.current_case_id is not None))
-        return found
+            if isinstance(c, Conversation) and c.current_case_id is not None), found))
+        return {i: a for i, a in found.items() if i not in known}
 
-    def _load_all(self, ids: Iterable[UUID]) -> dict[UUID, Aggregate | None]:
-        wanted = list(dict.fromkeys(ids))
+    def _load_all(self, ids: Iterable[UUID],
+                  skip: Mapping[UUID, object] | None = None) -> dict[UUID, Aggregate | None]:
+        wanted = [i for i in dict.fromkeys(ids) if skip is None or i not in skip]
         return dict(zip(wanted, self._prefetcher.map(self._load, wanted), strict=True))
+
+    def conversations(self, places: Iterable[tuple[str, str]]) -> dict[UUID, Aggregate | None]:
+        """The conversations at these (channel, place) pairs, read several at a time, keyed
+        by id: what `receive_messages` may be given as `known`. Unbound ones included."""
+        return self._load_all(Conversation.id_for(c, p) for c, p in places)
 
     def close(self) -> None:
         self._prefetcher.shutdown(wait=True)

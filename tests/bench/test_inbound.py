@@ -8,7 +8,8 @@ A figure ends when the `rooms` view holds every message: each update is answered
 once, the view holds each message once, and a redelivered sample answers `duplicate`.
 
 Sizes (environment variables, optional):
-  CARELOG_BENCH_INBOUND_CLIENTS    concurrent HTTP connections, and raw writer threads (16)
+  CARELOG_BENCH_INBOUND_CLIENTS    concurrent HTTP connections (40, Telegram's default for a
+                                   webhook), and as many raw writer connections
   CARELOG_BENCH_INBOUND_MESSAGES   messages in the end-to-end figure (5,000)
   CARELOG_BENCH_RAW_COMMITS        one-row commits in each raw figure (5,000)
   CARELOG_BENCH_STORM              messages in the incident storm (50,000)
@@ -44,7 +45,7 @@ from tests.telegram_server import bot_api_stub
 
 pytestmark = pytest.mark.bench
 
-CLIENTS = size("INBOUND_CLIENTS", 16)
+CLIENTS = size("INBOUND_CLIENTS", 40)
 MESSAGES = size("INBOUND_MESSAGES", 5_000)
 RAW_COMMITS = size("RAW_COMMITS", 5_000)
 STORM = size("STORM", 50_000)
@@ -220,7 +221,7 @@ def test_inbound_messages_end_to_end(server: Server) -> None:
     run = _drive(server, MESSAGES, "message", timeout=600)
     rate = run.sent / run.end_to_end_seconds
     assert server.runtime.telegram is not None
-    receiving = server.runtime.telegram.updates.inbox.receiving
+    receiving = server.runtime.telegram.updates.inbox.delivering
     figure(backend, "raw one-row commits: 1 connection", single, "commits/s")
     figure(backend, f"raw one-row commits: {CLIENTS} connections", concurrent, "commits/s")
     figure(backend, f"inbound: {run.sent} Telegram updates, {CLIENTS} HTTP clients, sent in",

@@ -173,6 +173,10 @@ def test_a_failing_message_fails_only_itself_and_a_refusal_still_records(
     assert outcomes[3].ids["caseId"] == outcomes[0].ids["caseId"]
     assert outcomes[2].result.notification_id == outcomes[0].notification_id
     assert [e.external_id for e in _recorded(desk)] == ["m1", "m3", "m4"]
+    # What the batch decided before the failure was decided again from the store, not twice.
+    chat = desk.conversation("telegram", "-1001")
+    assert chat is not None
+    assert chat.current_case_id == outcomes[0].ids["caseId"]
 
 
 def test_concurrent_callers_are_gathered_into_batches_and_get_their_own_outcomes() -> None:
