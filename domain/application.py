@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 from eventsourcing.utils import Environment
 
 from domain.account import Account, clean_name
@@ -59,7 +59,7 @@ A = TypeVar("A", bound=Aggregate)
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 _RETRIES = 3
 # Loads at once while a batch of messages reads what it needs (hides the round trips).
-_PREFETCH_THREADS = 4
+_PREFETCH_THREADS = 12
 # Channels where a client keeps talking in one place: a message there joins that place's case.
 _CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
                              Channel.PORTAL.value, Channel.PHONE.value})
@@ -158,6 +158,10 @@ class CareDesk(Application[UUID]):
         """This thread's unit of work while it decides a batch of messages."""
         self._prefetcher = ThreadPoolExecutor(_PREFETCH_THREADS,
                                               thread_name_prefix="caredesk-prefetch")
+        self.read_histories: Callable[[Sequence[UUID]],
+                                      Mapping[UUID, Sequence[StoredEvent]]] | None = None
+        """Reads several aggregates' events in one query (set by the persistence wiring);
+        without it a batch reads them one per query, several at a time."""
         """Post a shipped or declined feedback's outcome into each requesting account's room
         (and so to its bound chats) instead of leaving a note for the manager to pass on."""
         super().__init__(env=dict(env))
@@ -709,7 +713,17 @@ class CareDesk(Application[UUID]):
     def _load_all(self, ids: Iterable[UUID],
                   skip: Mapping[UUID, object] | None = None) -> dict[UUID, Aggregate | None]:
         wanted = [i for i in dict.fromkeys(ids) if skip is None or i not in skip]
-        return dict(zip(wanted, self._prefetcher.map(self._load, wanted), strict=True))
+        if not wanted:
+            return {}
+        if self.read_histories is None or self.snapshots is not None:
+            return dict(zip(wanted, self._prefetcher.map(self._load, wanted), strict=True))
+        histories = self.read_histories(wanted)
+        found: dict[UUID, Aggregate | None] = {}
+        for aggregate_id in wanted:
+            found[aggregate_id] = project_aggregate(None, (
+                self.mapper.to_domain_event(stored)
+                for stored in histories.get(aggregate_id, ())))
+        return found
 
     def conversations(self, places: Iterable[tuple[str, str]]) -> dict[UUID, Aggregate | None]:
         """The conversations at these (channel, place) pairs, read several at a time, keyed

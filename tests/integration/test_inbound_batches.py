@@ -27,6 +27,7 @@ TELEGRAM = "integration:telegram"
 def desk(backend: str, make_settings: Callable[..., Settings],
          clock: FakeClock) -> Iterator[CareDesk]:
     app = open_desk(make_settings(backend), clock)
+    assert app.read_histories is not None  # batches read their aggregates in one query
     yield app
     app.close()
 
