@@ -700,14 +700,13 @@ class CareDesk(Application[UUID]):
 
     def _prefetch(self, arrivals: Sequence[Arrival],
                   known: Mapping[UUID, Aggregate | None]) -> dict[UUID, Aggregate | None]:
-        """Read what a batch will read (accounts, chats, their cases), several at a time."""
-        found = {**known, **self._load_all((a.account_id for a in arrivals), known)}
-        found.update(self._load_all((
+        """Read what a batch will read: its chats, then their accounts and cases together."""
+        found = {**known, **self._load_all((
             Conversation.id_for(a.message.channel, a.message.conversation) for a in arrivals
-            if a.message.channel in _CONVERSATIONAL), found))
-        found.update(self._load_all((
-            c.current_case_id for c in found.values()
-            if isinstance(c, Conversation) and c.current_case_id is not None), found))
+            if a.message.channel in _CONVERSATIONAL), known)}
+        cases = (c.current_case_id for c in found.values()
+                 if isinstance(c, Conversation) and c.current_case_id is not None)
+        found.update(self._load_all([*(a.account_id for a in arrivals), *cases], found))
         return {i: a for i, a in found.items() if i not in known}
 
     def _load_all(self, ids: Iterable[UUID],
