@@ -58,8 +58,9 @@ A = TypeVar("A", bound=Aggregate)
 # Clock skew we accept on `occurred_at` before calling it "in the future".
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 _RETRIES = 3
-# Loads at once while a batch of messages reads what it needs (hides the round trips).
-_PREFETCH_THREADS = 12
+# Reads at once while a batch of messages reads what it needs, where the store cannot read
+# several aggregates in one query (hides the round trips).
+_PREFETCH_THREADS = 4
 # Channels where a client keeps talking in one place: a message there joins that place's case.
 _CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
                              Channel.PORTAL.value, Channel.PHONE.value})
@@ -154,16 +155,16 @@ class CareDesk(Application[UUID]):
         self.clock = clock
         self.currencies = currencies
         self.send_feedback_outcomes = False
-        self._units = threading.local()
-        """This thread's unit of work while it decides a batch of messages."""
-        self._prefetcher = ThreadPoolExecutor(_PREFETCH_THREADS,
-                                              thread_name_prefix="caredesk-prefetch")
+        """Post a shipped or declined feedback's outcome into each requesting account's room
+        (and so to its bound chats) instead of leaving a note for the manager to pass on."""
         self.read_histories: Callable[[Sequence[UUID]],
                                       Mapping[UUID, Sequence[StoredEvent]]] | None = None
         """Reads several aggregates' events in one query (set by the persistence wiring);
         without it a batch reads them one per query, several at a time."""
-        """Post a shipped or declined feedback's outcome into each requesting account's room
-        (and so to its bound chats) instead of leaving a note for the manager to pass on."""
+        self._units = threading.local()
+        """This thread's unit of work while it decides a batch of messages."""
+        self._prefetcher = ThreadPoolExecutor(_PREFETCH_THREADS,
+                                              thread_name_prefix="caredesk-prefetch")
         super().__init__(env=dict(env))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -562,14 +563,7 @@ class CareDesk(Application[UUID]):
 
     def conversation(self, channel: str, conversation: str) -> Conversation | None:
         """The bound conversation at this place on the channel, if there is one."""
-        conversation_id = Conversation.id_for(channel, conversation)
-        unit: UnitOfWork | None = getattr(self._units, "current", None)
-        if unit is None:
-            found = self._load(conversation_id)
-        else:
-            if conversation_id not in unit.seen:
-                unit.seen[conversation_id] = self._load(conversation_id)
-            found = unit.seen[conversation_id]
+        found = self._read(Conversation.id_for(channel, conversation))
         return found if isinstance(found, Conversation) and not found.unbound else None
 
     def move_conversation(self, *, channel: str, old: str, new: str, actor: str,
@@ -646,6 +640,8 @@ class CareDesk(Application[UUID]):
 
         `known`: aggregates the caller has just read (untouched), which need not be read again.
         """
+        if not arrivals:
+            return []
         if len(arrivals) > 1:
             with suppress(IntegrityError):
                 return self._receive_together(arrivals, known or {}, optimistic=True)
@@ -1211,17 +1207,24 @@ class CareDesk(Application[UUID]):
         return occurred_at
 
     def _get(self, cls: type[A], aggregate_id: UUID) -> A:
-        unit: UnitOfWork | None = getattr(self._units, "current", None)
-        if unit is None:
-            found = self._load(aggregate_id)
-        else:
-            if aggregate_id not in unit.seen:
-                unit.seen[aggregate_id] = self._load(aggregate_id)
-            found = unit.seen[aggregate_id]
+        found = self._read(aggregate_id)
         if not isinstance(found, cls):
             # A foreign id of another kind answers exactly like a missing one.
             raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found")
         return found
+
+    def _unit(self) -> UnitOfWork | None:
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        return unit
+
+    def _read(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate, or None; within a unit of work read once and shared by its commands."""
+        unit = self._unit()
+        if unit is None:
+            return self._load(aggregate_id)
+        if aggregate_id not in unit.seen:
+            unit.seen[aggregate_id] = self._load(aggregate_id)
+        return unit.seen[aggregate_id]
 
     def _load(self, aggregate_id: UUID) -> Aggregate | None:
         try:
@@ -1231,17 +1234,14 @@ class CareDesk(Application[UUID]):
         return aggregate
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        unit: UnitOfWork | None = getattr(self._units, "current", None)
-        if unit is None:
+        if self._unit() is None:
             return any(True for _ in self.events.get(aggregate_id, limit=1))
-        if aggregate_id not in unit.seen:
-            unit.seen[aggregate_id] = self._load(aggregate_id)
-        return unit.seen[aggregate_id] is not None
+        return self._read(aggregate_id) is not None
 
     def _received(self, interaction_id: UUID) -> bool:
         """Whether a message is known. A batch's first pass asks only the batch itself: the
         store refuses a redelivery at the save, and the batch is decided again asking all."""
-        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        unit = self._unit()
         if unit is not None and unit.optimistic:
             return unit.seen.get(interaction_id) is not None
         return self._exists(interaction_id)
@@ -1274,7 +1274,7 @@ class CareDesk(Application[UUID]):
         """Save newly made aggregates; if their ids already exist this is a redelivery.
 
         Within a unit of work they are only staged: the unit's one save follows."""
-        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        unit = self._unit()
         if unit is not None:
             unit.stage(aggregate, *others)
             return CommandResult(dict(ids), 0, aggregate.version)
@@ -1303,7 +1303,7 @@ class CareDesk(Application[UUID]):
             if aggregate.version == before:  # nothing to change: a repeated request
                 return CommandResult({key: aggregate.id}, self._head(), aggregate.version,
                                      duplicate=True)
-            unit: UnitOfWork | None = getattr(self._units, "current", None)
+            unit = self._unit()
             if unit is not None:
                 unit.stage(aggregate)
                 return CommandResult({key: aggregate.id}, 0, aggregate.version)
