@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from api.inbox import Inbox
 from api.telegram_updates import TelegramUpdates
@@ -27,6 +28,8 @@ from projections.directory import DirectoryView
 from workers.telegram_polling import TelegramPoller
 
 log = logging.getLogger(__name__)
+
+WEBHOOK_THREADS = 100
 
 PRIVACY_WARNING = (
     "Telegram privacy mode is on for @%s: in groups the bot receives only commands and replies "
@@ -47,6 +50,10 @@ class TelegramBot:
         self.identity: BotIdentity | None = None
         """Who the bot is, once `getMe` answered: its own messages are skipped."""
         self.poller: TelegramPoller | None = None
+        self.webhook_threads = ThreadPoolExecutor(WEBHOOK_THREADS,
+                                                  thread_name_prefix="telegram-webhook")
+        """Where webhook deliveries wait for their batch: enough for Telegram's up to 100
+        concurrent connections to be received together (asyncio's default pool is ~6)."""
 
     @property
     def secret_token(self) -> Secret | None:
@@ -108,4 +115,5 @@ class TelegramBot:
 
     def close(self) -> None:
         self.stop()
+        self.webhook_threads.shutdown(wait=True)
         self.api.close()

@@ -60,7 +60,8 @@ async def telegram_webhook(request: Request[Any, Any, Any]) -> Response[dict[str
         log.error("ignoring a Telegram update that cannot be read: %s", error.message)
         return Response({"status": "invalid", "error": error.message}, status_code=HTTP_200_OK)
     try:
-        status = await asyncio.to_thread(_apply, runtime, update)
+        status = await asyncio.get_running_loop().run_in_executor(
+            bot.webhook_threads, _apply, runtime, update)
     finally:
         services.after_write()
     return Response({"status": status, "updateId": update.update_id}, status_code=HTTP_200_OK)

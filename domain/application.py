@@ -7,7 +7,9 @@ async code run them in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -15,9 +17,9 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 from eventsourcing.utils import Environment
 
 from domain.account import Account, clean_name
@@ -48,6 +50,7 @@ from domain.read_marker import ReadMarker
 from domain.service_plans import plan_for
 from domain.stray_message import StrayMessage
 from domain.survey_response import SurveyResponse, check_score, clean_comment
+from domain.unit_of_work import UnitOfWork
 from domain.values import CaseStatus, Channel, Direction, Money, Priority, Tier, enum_value
 
 A = TypeVar("A", bound=Aggregate)
@@ -55,9 +58,17 @@ A = TypeVar("A", bound=Aggregate)
 # Clock skew we accept on `occurred_at` before calling it "in the future".
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 _RETRIES = 3
+# Reads at once while a batch of messages reads what it needs, where the store cannot read
+# several aggregates in one query (hides the round trips).
+_PREFETCH_THREADS = 4
 # Channels where a client keeps talking in one place: a message there joins that place's case.
 _CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
                              Channel.PORTAL.value, Channel.PHONE.value})
+
+
+def _settled(result: CommandResult, last: int) -> CommandResult:
+    """A result decided in a batch, placed at the batch's last log position."""
+    return replace(result, notification_id=max(result.notification_id, last))
 
 
 def _outcome_text(feedback: Feedback, outcome: str) -> str:
@@ -83,6 +94,19 @@ class RefusedChannelError(ChannelNotAllowedError):
         super().__init__(message)
         self.allowed = allowed
         self.result = result
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One client message to route, with what `receive_message` takes besides it."""
+
+    message: InboundMessage
+    account_id: UUID
+    actor: str
+    contact_id: UUID | None = None
+    priority: str = Priority.NORMAL.value
+    topic: str | None = None
+    details: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +159,14 @@ class CareDesk(Application[UUID]):
         self.send_feedback_outcomes = False
         """Post a shipped or declined feedback's outcome into each requesting account's room
         (and so to its bound chats) instead of leaving a note for the manager to pass on."""
+        self.read_histories: Callable[[Sequence[UUID]],
+                                      Mapping[UUID, Sequence[StoredEvent]]] | None = None
+        """Reads several aggregates' events in one query (set by the persistence wiring);
+        without it a batch reads them one per query, several at a time."""
+        self._units = threading.local()
+        """This thread's unit of work while it decides a batch of messages."""
+        self._prefetcher = ThreadPoolExecutor(_PREFETCH_THREADS,
+                                              thread_name_prefix="caredesk-prefetch")
         super().__init__(env=dict(env))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -533,11 +565,8 @@ class CareDesk(Application[UUID]):
 
     def conversation(self, channel: str, conversation: str) -> Conversation | None:
         """The bound conversation at this place on the channel, if there is one."""
-        conversation_id = Conversation.id_for(channel, conversation)
-        if not self._exists(conversation_id):
-            return None
-        found = self._get(Conversation, conversation_id)
-        return None if found.unbound else found
+        found = self._read(Conversation.id_for(channel, conversation))
+        return found if isinstance(found, Conversation) and not found.unbound else None
 
     def move_conversation(self, *, channel: str, old: str, new: str, actor: str,
                           occurred_at: datetime | None = None) -> CommandResult:
@@ -588,7 +617,125 @@ class CareDesk(Application[UUID]):
         messages, or is said in a conversation whose case is still open; a resolved case the
         client writes to again is reopened. Auto-replies are recorded but open nothing. An
         edit of a known message is recorded as an edit. A redelivery is a duplicate.
+        One message is a batch of one (`receive_messages`).
         """
+        outcome = self.receive_messages([Arrival(message, account_id, actor, contact_id,
+                                                 priority, topic, details)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def receive_messages(self, arrivals: Sequence[Arrival],
+                         known: Mapping[UUID, Aggregate | None] | None = None,
+                         ) -> list[CommandResult | Exception]:
+        """Route several messages in one transaction (group commit); each has its own outcome.
+
+        They are decided in order against one in-memory copy of each aggregate, so a redelivery
+        within the batch is a duplicate and two messages to one case both apply. A message
+        that fails gets its error and the others are decided again without it; a refused
+        channel (`RefusedChannelError`) is an outcome, its message recorded all the same. If a
+        concurrent writer gets in first (IntegrityError), the messages are received one by one,
+        so the rest lands; one message alone is decided again, and a redelivery then answers
+        as a duplicate. A batch is first decided without asking the store whether each message
+        is new (it refuses a redelivery at the save), then, if refused, asking it. The
+        notification id of every result is the batch's last position.
+
+        `known`: aggregates the caller has just read (untouched), which need not be read again.
+        """
+        if not arrivals:
+            return []
+        if len(arrivals) > 1:
+            with suppress(IntegrityError):
+                return self._receive_together(arrivals, known or {}, optimistic=True)
+            try:
+                return self._receive_together(arrivals, {})
+            except IntegrityError:
+                return [self.receive_messages([arrival])[0] for arrival in arrivals]
+        for attempt in range(_RETRIES):
+            try:
+                return self._receive_together(arrivals, (known or {}) if attempt == 0 else {})
+            except IntegrityError:
+                continue
+        return [VersionConflictError("changed by someone else at the same moment; try again")]
+
+    def _receive_together(self, arrivals: Sequence[Arrival], known: Mapping[UUID, Aggregate | None],
+                          optimistic: bool = False) -> list[CommandResult | Exception]:
+        outcomes: dict[int, CommandResult | Exception] = {}
+        read = {**known, **self._prefetch(arrivals, known)} if len(arrivals) > 1 else {**known}
+        while True:
+            unit = UnitOfWork(optimistic)
+            unit.seen.update(read)
+            decided: dict[int, CommandResult | RefusedChannelError] = {}
+            failed = False
+            self._units.current = unit
+            try:
+                for i, arrival in enumerate(arrivals):
+                    if i in outcomes:
+                        continue
+                    try:
+                        decided[i] = self._route(arrival)
+                    except RefusedChannelError as refused:
+                        decided[i] = refused
+                    except Exception as error:  # its own caller's; the rest are decided again
+                        outcomes[i] = error
+                        failed = True
+                        break
+            finally:
+                self._units.current = None
+            if not failed:
+                break
+            # The aggregates read carry what this pass decided: read them afresh.
+            left = [a for i, a in enumerate(arrivals) if i not in outcomes]
+            read = self._prefetch(left, {}) if len(left) > 1 else {}
+        last = self.save(*unit.events)[-1].notification.id if unit.events else self._head()
+        for i, made in decided.items():
+            if isinstance(made, RefusedChannelError):
+                outcomes[i] = RefusedChannelError(made.message, made.allowed,
+                                                  _settled(made.result, last))
+            else:
+                outcomes[i] = _settled(made, last)
+        return [outcomes[i] for i in range(len(arrivals))]
+
+    def _prefetch(self, arrivals: Sequence[Arrival],
+                  known: Mapping[UUID, Aggregate | None]) -> dict[UUID, Aggregate | None]:
+        """Read what a batch will read: its chats, then their accounts and cases together."""
+        found = {**known, **self._load_all((
+            Conversation.id_for(a.message.channel, a.message.conversation) for a in arrivals
+            if a.message.channel in _CONVERSATIONAL), known)}
+        cases = (c.current_case_id for c in found.values()
+                 if isinstance(c, Conversation) and c.current_case_id is not None)
+        found.update(self._load_all([*(a.account_id for a in arrivals), *cases], found))
+        return {i: a for i, a in found.items() if i not in known}
+
+    def _load_all(self, ids: Iterable[UUID],
+                  skip: Mapping[UUID, object] | None = None) -> dict[UUID, Aggregate | None]:
+        wanted = [i for i in dict.fromkeys(ids) if skip is None or i not in skip]
+        if not wanted:
+            return {}
+        if self.read_histories is None or self.snapshots is not None:
+            return dict(zip(wanted, self._prefetcher.map(self._load, wanted), strict=True))
+        histories = self.read_histories(wanted)
+        found: dict[UUID, Aggregate | None] = {}
+        for aggregate_id in wanted:
+            found[aggregate_id] = project_aggregate(None, (
+                self.mapper.to_domain_event(stored)
+                for stored in histories.get(aggregate_id, ())))
+        return found
+
+    def conversations(self, places: Iterable[tuple[str, str]]) -> dict[UUID, Aggregate | None]:
+        """The conversations at these (channel, place) pairs, read several at a time, keyed
+        by id: what `receive_messages` may be given as `known`. Unbound ones included."""
+        return self._load_all(Conversation.id_for(c, p) for c, p in places)
+
+    def close(self) -> None:
+        self._prefetcher.shutdown(wait=True)
+        super().close()
+
+    def _route(self, arrival: Arrival) -> CommandResult:
+        """Decide one message within the current unit of work (see `receive_message`)."""
+        message, account_id, actor = arrival.message, arrival.account_id, arrival.actor
+        contact_id, priority, topic = arrival.contact_id, arrival.priority, arrival.topic
+        details = arrival.details
         at = self._when(message.occurred_at)
         account = self._get(Account, account_id)
         channel = enum_value(Channel, message.channel, "channel")
@@ -605,7 +752,7 @@ class CareDesk(Application[UUID]):
         inbound = replace(self._inbound(account, channel, Direction.INBOUND.value,
                                         message.external_id, contact_id, message.text),
                           extras=extras)
-        if self._exists(inbound.id):
+        if self._received(inbound.id):
             return self._redelivered(inbound.id)
         sender = message.sender_name or message.sender
         chat = (self.conversation(channel, message.conversation)
@@ -1063,17 +1210,44 @@ class CareDesk(Application[UUID]):
         return occurred_at
 
     def _get(self, cls: type[A], aggregate_id: UUID) -> A:
+        found = self._read(aggregate_id)
+        if not isinstance(found, cls):
+            # A foreign id of another kind answers exactly like a missing one.
+            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found")
+        return found
+
+    def _unit(self) -> UnitOfWork | None:
+        unit: UnitOfWork | None = getattr(self._units, "current", None)
+        return unit
+
+    def _read(self, aggregate_id: UUID) -> Aggregate | None:
+        """The aggregate, or None; within a unit of work read once and shared by its commands."""
+        unit = self._unit()
+        if unit is None:
+            return self._load(aggregate_id)
+        if aggregate_id not in unit.seen:
+            unit.seen[aggregate_id] = self._load(aggregate_id)
+        return unit.seen[aggregate_id]
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found") from None
-        if not isinstance(aggregate, cls):
-            # A foreign id of another kind answers exactly like a missing one.
-            raise NotFoundError(f"{cls.__name__.lower()} {aggregate_id} not found")
+            return None
         return aggregate
 
     def _exists(self, aggregate_id: UUID) -> bool:
-        return any(True for _ in self.events.get(aggregate_id, limit=1))
+        if self._unit() is None:
+            return any(True for _ in self.events.get(aggregate_id, limit=1))
+        return self._read(aggregate_id) is not None
+
+    def _received(self, interaction_id: UUID) -> bool:
+        """Whether a message is known. A batch's first pass asks only the batch itself: the
+        store refuses a redelivery at the save, and the batch is decided again asking all."""
+        unit = self._unit()
+        if unit is not None and unit.optimistic:
+            return unit.seen.get(interaction_id) is not None
+        return self._exists(interaction_id)
 
     def _head(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -1100,7 +1274,13 @@ class CareDesk(Application[UUID]):
 
     def _save_new(self, aggregate: Aggregate, ids: Mapping[str, UUID],
                   *others: Aggregate) -> CommandResult:
-        """Save newly made aggregates; if their ids already exist this is a redelivery."""
+        """Save newly made aggregates; if their ids already exist this is a redelivery.
+
+        Within a unit of work they are only staged: the unit's one save follows."""
+        unit = self._unit()
+        if unit is not None:
+            unit.stage(aggregate, *others)
+            return CommandResult(dict(ids), 0, aggregate.version)
         try:
             recordings = self.save(aggregate, *others)
         except IntegrityError:
@@ -1121,10 +1301,15 @@ class CareDesk(Application[UUID]):
         def attempt() -> CommandResult:
             aggregate = self._get(cls, aggregate_id)
             self._check_version(aggregate, expected_version)
+            before = aggregate.version
             change(aggregate)
-            if not aggregate.pending_events:  # nothing to change: a repeated request
+            if aggregate.version == before:  # nothing to change: a repeated request
                 return CommandResult({key: aggregate.id}, self._head(), aggregate.version,
                                      duplicate=True)
+            unit = self._unit()
+            if unit is not None:
+                unit.stage(aggregate)
+                return CommandResult({key: aggregate.id}, 0, aggregate.version)
             recordings = self.save(aggregate)
             return CommandResult({key: aggregate.id}, recordings[-1].notification.id,
                                  aggregate.version)

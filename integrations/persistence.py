@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from domain.application import CareDesk
 from domain.ports import Clock
+from integrations.histories import history_reader
 from integrations.settings import Settings, SettingsError
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
 
@@ -66,6 +67,7 @@ def open_desk(settings: Settings, clock: Clock) -> CareDesk:
             desk = CareDesk(env, clock, settings.currencies)
     desk.send_feedback_outcomes = settings.feedback_outcomes == "send"
     desk.vip_line = settings.vip_line
+    desk.read_histories = history_reader(desk.recorder)
     datastore = getattr(desk.recorder, "datastore", None)
     if getattr(datastore, "enable_db_functions", False):
         desk.close()
