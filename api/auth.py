@@ -1,7 +1,8 @@
 """Who is asking, and the one function that decides what they may do.
 
-Every resolver passes through `authorize`. Until real authentication lands, every request is
-made by the development administrator; the roles and their rights are already the real ones.
+Every resolver passes through `authorize`. `api.authentication` decides who the viewer is:
+a user's session or token, the development administrator (development, no users yet), or
+`ANONYMOUS`, whom `authorize` refuses with UNAUTHENTICATED.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from domain.values import Actor, ActorKind
 
 class ForbiddenError(DomainError):
     code = "FORBIDDEN"
+
+
+class UnauthenticatedError(DomainError):
+    code = "UNAUTHENTICATED"
 
 
 class Role(StrEnum):
@@ -67,6 +72,9 @@ class Viewer:
 
 
 DEVELOPMENT_ADMIN = Viewer(Role.ADMIN, "dev-admin")
+ANONYMOUS = Viewer(Role.CLIENT, "anonymous", account_id=UUID(int=0))
+"""No valid credential. Refused by `authorize`; and should a path forget to ask, it is still a
+client of an account that cannot exist, so it sees nothing."""
 
 
 def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = None) -> None:
@@ -75,6 +83,8 @@ def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = No
     A client asking about another company's data is told it does not exist, exactly as for a
     missing id, so ids cannot be probed.
     """
+    if viewer is ANONYMOUS:
+        raise UnauthenticatedError("sign in, or send an API token as `Authorization: Bearer`")
     if action not in _RIGHTS[viewer.role]:
         what = action.value.replace("_", " ")
         raise ForbiddenError(f"the {viewer.role.value} role may not {what}")

@@ -237,6 +237,15 @@ class Settings:
     form_limit_per_ip: int = 30
     """CARELOG_FORM_LIMIT_PER_IP: web form requests per hour from one client IP."""
 
+    session_minutes: int = 720
+    """CARELOG_SESSION_MINUTES: how long a login session lasts before signing in again."""
+
+    login_limit_per_user: int = 10
+    """CARELOG_LOGIN_LIMIT_PER_USER: login attempts per 15 minutes for one username."""
+
+    login_limit_per_ip: int = 30
+    """CARELOG_LOGIN_LIMIT_PER_IP: login attempts per 15 minutes from one client IP."""
+
     nats_url: str | None = None
     """CARELOG_NATS_URL: nats://host:port[,nats://…]; unset: the in-process bus, one process."""
 
@@ -321,6 +330,9 @@ class Settings:
             form_limit_per_address=_int(get("FORM_LIMIT_PER_ADDRESS"), 5,
                                         "FORM_LIMIT_PER_ADDRESS"),
             form_limit_per_ip=_int(get("FORM_LIMIT_PER_IP"), 30, "FORM_LIMIT_PER_IP"),
+            session_minutes=_int(get("SESSION_MINUTES"), 720, "SESSION_MINUTES"),
+            login_limit_per_user=_int(get("LOGIN_LIMIT_PER_USER"), 10, "LOGIN_LIMIT_PER_USER"),
+            login_limit_per_ip=_int(get("LOGIN_LIMIT_PER_IP"), 30, "LOGIN_LIMIT_PER_IP"),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),
             nats_replicas=_int(get("NATS_REPLICAS"), 1, "NATS_REPLICAS"),

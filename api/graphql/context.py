@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeAlias
 
 import strawberry
@@ -9,7 +10,8 @@ from litestar import Request, WebSocket
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
-from api.auth import DEVELOPMENT_ADMIN, Viewer
+from api.auth import Viewer
+from api.authentication import SESSION_COOKIE, Authenticator, bearer_of
 from api.services import Services
 
 Row = dict[str, Any]
@@ -52,7 +54,18 @@ def build_context(services: Services, viewer: Viewer, *, cache: bool = True) -> 
 async def context_getter(
         request: Request[Any, Any, Any] | WebSocket[Any, Any, Any]) -> CareContext:
     services: Services = request.app.state.services
-    # Authentication arrives with the security work; until then every caller is the
-    # development administrator, and every resolver still goes through `authorize`.
-    return build_context(services, DEVELOPMENT_ADMIN,
-                         cache=not isinstance(request, WebSocket))
+    viewer = await viewer_of_request(request)
+    return build_context(services, viewer, cache=not isinstance(request, WebSocket))
+
+
+async def viewer_of_request(
+        request: Request[Any, Any, Any] | WebSocket[Any, Any, Any]) -> Viewer:
+    """The bearer token or session cookie's viewer (see `api.authentication`)."""
+    auth: Authenticator = request.app.state.auth
+    bearer = bearer_of(request.headers.get("authorization"))
+    session = request.cookies.get(SESSION_COOKIE)
+    if bearer is None and session is None:
+        known = auth.without_credential()
+        if known is not None:
+            return known
+    return await asyncio.to_thread(auth.viewer, bearer, session)

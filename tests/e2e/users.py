@@ -1,0 +1,46 @@
+"""Users for end-to-end tests: added straight on the runtime's log, as `carelog users` does."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from litestar.testing import TestClient
+
+from api.authentication import Authenticator, Passwords
+from api.runtime import Runtime
+from domain.users import UserDesk
+
+ADMIN_ACTOR = "system:test"
+PASSWORD = "correct horse battery"
+_PASSWORDS = Passwords()
+
+
+def add_user(runtime: Runtime, username: str, role: str, *, password: bool = False,
+             account_id: UUID | None = None, line: int | None = None) -> None:
+    users = UserDesk(runtime.desk)
+    users.add_user(username=username, name=username.title(), role=role, actor=ADMIN_ACTOR,
+                   account_id=account_id, line=line)
+    if password:
+        users.set_password(username=username, password_hash=_PASSWORDS.hash(PASSWORD),
+                           actor=ADMIN_ACTOR)
+
+
+def token_for(runtime: Runtime, username: str, role: str | None = None) -> str:
+    auth = Authenticator(UserDesk(runtime.desk), runtime.settings, _PASSWORDS)
+    secret, _ = auth.issue_token(username, "tests", ADMIN_ACTOR, role)
+    return secret
+
+
+def post_gql(client: TestClient[Any], query: str, token: str | None = None,
+             **variables: Any) -> dict[str, Any]:
+    """The whole GraphQL answer (data and errors) of one operation."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    response = client.post("/graphql", json={"query": query, "variables": variables},
+                           headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def codes(answer: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code", "") for e in answer.get("errors") or []]
