@@ -90,4 +90,4 @@ def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = No
         raise ForbiddenError(f"the {viewer.role.value} role may not {what}")
     if viewer.role is Role.CLIENT and account_id is not None and str(account_id) != str(
             viewer.account_id):
-        raise NotFoundError("not found")
+        raise NotFoundError(f"account {account_id} not found")

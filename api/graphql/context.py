@@ -31,18 +31,28 @@ Info: TypeAlias = strawberry.Info[CareContext, None]
 
 
 def build_context(services: Services, viewer: Viewer, *, cache: bool = True) -> CareContext:
-    """A context for one operation; a subscription's lives long, so it must not cache rows."""
+    """A context for one operation; a subscription's lives long, so it must not cache rows.
+
+    For a client the loaders are scoped to its account before anything is read: another
+    company's account, health or case loads as missing, so every field that loads through them
+    answers a foreign id exactly as an unknown one, whether or not its resolver checks.
+    """
+    own = None if viewer.account_id is None else str(viewer.account_id)
+
+    def mine(ids: list[str]) -> list[str]:
+        return ids if own is None else [i for i in ids if i == own]
 
     async def load_accounts(ids: list[str]) -> list[Row | None]:
-        found = await services.read(services.accounts.get_many, ids)
+        found = await services.read(services.accounts.get_many, mine(ids))
         return [found.get(i) for i in ids]
 
     async def load_cases(ids: list[str]) -> list[Row | None]:
         found = await services.read(services.cases.get_many, ids)
-        return [found.get(i) for i in ids]
+        return [r if r is not None and (own is None or str(r["account_id"]) == own) else None
+                for r in (found.get(i) for i in ids)]
 
     async def load_health(ids: list[str]) -> list[Row | None]:
-        found = await services.read(services.health.get_many, ids)
+        found = await services.read(services.health.get_many, mine(ids))
         return [found.get(i) for i in ids]
 
     return CareContext(services=services, viewer=viewer,
