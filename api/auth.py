@@ -7,6 +7,7 @@ a user's session or token, the development administrator (development, no users 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -17,6 +18,9 @@ from domain.values import Actor, ActorKind
 
 class ForbiddenError(DomainError):
     code = "FORBIDDEN"
+
+
+log = logging.getLogger("carelog.security")
 
 
 class UnauthenticatedError(DomainError):
@@ -86,6 +90,8 @@ def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = No
     if viewer is ANONYMOUS:
         raise UnauthenticatedError("sign in, or send an API token as `Authorization: Bearer`")
     if action not in _RIGHTS[viewer.role]:
+        log.warning("refused: %s (%s) may not %s", viewer.actor, viewer.role.value,
+                    action.value)
         what = action.value.replace("_", " ")
         raise ForbiddenError(f"the {viewer.role.value} role may not {what}")
     if viewer.role is Role.CLIENT and account_id is not None and str(account_id) != str(

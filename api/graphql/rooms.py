@@ -278,6 +278,7 @@ class RoomMutation:
                                 channel: Channel = Channels.WEB_CHAT,
                                 contact_id: UUID | None = None,
                                 client_message_id: str | None = None) -> CommandResult:
+        authorize(info.context.viewer, Action.SUBMIT_REQUESTS, account_id)
         if channel not in CLIENT_CHAT_CHANNELS:
             raise InvalidInputError("chat messages come from web_chat or portal")
         viewer = info.context.viewer

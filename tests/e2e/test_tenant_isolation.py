@@ -160,3 +160,49 @@ def test_a_client_never_sees_another_company_and_cannot_tell_its_ids_from_missin
     assert asked_about_ids >= 6
     assert {"account", "case", "cases", "room"} <= own_data_seen, own_data_seen
     assert isinstance(UUID(str(a)), UUID)
+
+
+CLIENT_WRITES = {
+    "reopenCase": 'reopenCase(caseId: "{case}", reason: "again")',
+    "rateCase": 'rateCase(caseId: "{case}", csat: 1)',
+    "openCase": 'openCase(input: {{accountId: "{account}", channel: PORTAL, subject: "s", '
+                'text: "t"}})',
+    "sendChatMessage": 'sendChatMessage(accountId: "{account}", text: "t", channel: PORTAL)',
+    "markRoomRead": 'markRoomRead(accountId: "{account}")',
+    "recordNps": 'recordNps(accountId: "{account}", contactId: "{contact}", score: 1, '
+                 'survey: "q1")',
+}
+
+
+def test_a_client_cannot_write_to_another_company_and_cannot_tell_it_exists(
+        client: TestClient[Any], runtime: Runtime) -> None:
+    desk = runtime.desk
+    staff = "staff:ann"
+    a = desk.open_account(name="Alpha Plain Co", tier="vip", manager="Ann", currency="EUR",
+                          actor=staff).ids["accountId"]
+    b = desk.open_account(name=SECRET_B, tier="vip", manager="Ann", currency="EUR",
+                          actor=staff).ids["accountId"]
+    b_contact = desk.add_contact(account_id=b, name="Bea Bravo", email="bea@bravo.example",
+                                 role="champion", actor=staff).ids["contactId"]
+    b_case = desk.open_case(account_id=b, channel="email", subject="Bravo payroll outage",
+                            text="Bravo secret text", actor=staff).ids["caseId"]
+    desk.resolve_case(case_id=b_case, actor=staff)
+    add_user(runtime, "alice@alpha.example", "client", account_id=a)
+    token = token_for(runtime, "alice@alpha.example")
+    head = desk.recorder.max_notification_id()
+    post_gql(client, f"{{ accounts(first: 1, waitFor: {head}) {{ edges {{ cursor }} }} }}",
+             token=token)
+    for name, template in CLIENT_WRITES.items():
+        ids_b = {"case": b_case, "account": b, "contact": b_contact}
+        ids_missing = {k: uuid4() for k in ids_b}
+        answer_b = post_gql(client, f"mutation {{ {template.format(**ids_b)} "
+                                    "{ notificationId } }", token=token)
+        answer_missing = post_gql(client, f"mutation {{ {template.format(**ids_missing)} "
+                                          "{ notificationId } }", token=token)
+        normal_b, normal_missing = json.dumps(answer_b), json.dumps(answer_missing)
+        for key in ids_b:
+            normal_b = normal_b.replace(str(ids_b[key]), key)
+            normal_missing = normal_missing.replace(str(ids_missing[key]), key)
+        assert normal_b == normal_missing, name
+        assert answer_b["data"] is None, (name, answer_b)
+    assert desk.recorder.max_notification_id() == head  # nothing was written
