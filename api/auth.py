@@ -47,6 +47,7 @@ class Action(StrEnum):
     HANDLE_ALERTS = "handle_alerts"
     READ_FEEDBACK = "read_feedback"
     WORK_FEEDBACK = "work_feedback"
+    READ_HISTORY = "read_history"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {

@@ -65,8 +65,7 @@ def _token_role_allowed(user_role: str, token_role: str) -> bool:
 
 def viewer_of(user: User, role: str) -> Viewer:
     if role == UserRole.CLIENT:
-        subject = str(user.contact_id) if user.contact_id is not None else user.username
-        return Viewer(Role.CLIENT, subject, account_id=user.account_id)
+        return Viewer(Role.CLIENT, str(user.contact_id), account_id=user.account_id)
     return Viewer(Role(role), user.username)
 
 

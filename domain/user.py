@@ -96,6 +96,8 @@ class User(Aggregate):
     def change_role(self, role: str, account_id: UUID | None, line: int | None,
                     department: str | None, occurred_at: datetime, actor: str) -> None:
         check_role(role, account_id, line)
+        if role == UserRole.CLIENT and (self.contact_id is None or account_id != self.account_id):
+            raise InvalidInputError("a client user stays the contact of its one account")
         if (role, account_id, line, department) != (self.role, self.account_id, self.line,
                                                     self.department):
             self._role_changed(role, account_id, line, department, occurred_at, actor)

@@ -72,8 +72,11 @@ class UserDesk:
         username = clean_username(username)
         check_role(role, account_id, line)
         if account_id is not None:
+            if contact_id is None:
+                raise InvalidInputError("a client user is one of the account's contacts: "
+                                        "name the contact")
             account = self.desk.account(account_id)  # NotFoundError when missing
-            if contact_id is not None and str(contact_id) not in account.contacts:
+            if str(contact_id) not in account.contacts:
                 raise NotFoundError(f"contact {contact_id} not found on this account")
         at = self.desk.clock.now()
 

@@ -27,6 +27,7 @@ from api.graphql.answers import AnswerCache
 from api.graphql.care_mutations import CareMutation
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.execution import CarelogExecutionContext
+from api.graphql.history import HistoryQuery
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.rooms import RoomMutation, RoomQuery
@@ -72,7 +73,7 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     mutation = merge_types("Mutation", (Mutation, CareMutation, RoomMutation))
-    query = merge_types("Query", (Query, RoomQuery))
+    query = merge_types("Query", (Query, RoomQuery, HistoryQuery))
     schema = CarelogSchema(query=query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
                            config=StrawberryConfig(auto_camel_case=True),

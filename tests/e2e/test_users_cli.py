@@ -37,8 +37,14 @@ def test_an_administrator_manages_users_and_tokens_from_the_shell(
                              str(account))
     assert staff_with_account.exit_code == 1
     assert "exactly one account" in staff_with_account.output
+    no_contact = run(settings, "add", "carl@acme.example", "--role", "client", "--account",
+                     str(account))
+    assert no_contact.exit_code == 1
+    assert "contacts" in no_contact.output
+    carl = runtime.desk.add_contact(account_id=account, name="Carl", email="carl@acme.example",
+                                    role="user", actor="staff:ann").ids["contactId"]
     client_user = run(settings, "add", "carl@acme.example", "--role", "client", "--account",
-                      str(account))
+                      str(account), "--contact", str(carl))
     assert client_user.exit_code == 0, client_user.output
     short = run(settings, "password", "carl@acme.example", "--password-stdin", stdin="short\n")
     assert short.exit_code == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from litestar.testing import TestClient
 
@@ -19,8 +19,13 @@ _PASSWORDS = Passwords()
 def add_user(runtime: Runtime, username: str, role: str, *, password: bool = False,
              account_id: UUID | None = None, line: int | None = None) -> None:
     users = UserDesk(runtime.desk)
+    contact_id = None
+    if account_id is not None:  # a client user is one of the account's contacts
+        contact_id = runtime.desk.add_contact(
+            account_id=account_id, name=username.title(), email=f"{uuid4().hex[:8]}@client.example",
+            role="user", actor=ADMIN_ACTOR).ids["contactId"]
     users.add_user(username=username, name=username.title(), role=role, actor=ADMIN_ACTOR,
-                   account_id=account_id, line=line)
+                   account_id=account_id, contact_id=contact_id, line=line)
     if password:
         users.set_password(username=username, password_hash=_PASSWORDS.hash(PASSWORD),
                            actor=ADMIN_ACTOR)
