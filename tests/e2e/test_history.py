@@ -32,11 +32,13 @@ def test_managers_see_each_change_with_its_actor(client: TestClient[Any],
                             'channel: PORTAL, subject: "Export", text: "It stopped"}) '
                             '{ caseId } }', token=client_token, a=account)
     case_id = case["data"]["openCase"]["caseId"]
+    before = post_gql(client, HISTORY, token=manager, id=case_id)["data"]["history"]
     post_gql(client, 'mutation($c: UUID!) { assignCase(caseId: $c, agent: "abe") '
                      '{ version } }', token=manager, c=case_id)
 
     entries = post_gql(client, HISTORY, token=manager, id=case_id)["data"]["history"]
     assert [e["version"] for e in entries] == list(range(1, len(entries) + 1))
+    assert len(entries) == len(before) + 1  # the same question again sees the new event
     assert entries[0]["topic"].startswith("carelog:Case.")
     carl = UserDesk(runtime.desk).find("carl@acme.example")
     assert carl is not None
