@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -98,11 +100,32 @@ class Authenticator:
         self.limits_by_user = RateLimit(settings.login_limit_per_user, LOGIN_WINDOW)
         self.limits_by_ip = RateLimit(settings.login_limit_per_ip, LOGIN_WINDOW)
         self._users_exist = False  # users are disabled, never deleted: once true, always
+        self.recheck_seconds = settings.auth_recheck_seconds
+        self._checked: dict[str, tuple[Viewer, float, datetime | None]] = {}
+        """Credentials this process accepted lately: digest -> viewer, when, expiry."""
+        self._lock = threading.Lock()
 
     def users_exist(self) -> bool:
         if not self._users_exist:
             self._users_exist = self.users.any_user()
         return self._users_exist
+
+    def recently_checked(self, bearer: str | None, session: str | None) -> Viewer | None:
+        """The viewer of a credential this process accepted less than `recheck_seconds` ago,
+        if it has not expired since: a dashboard's requests then skip reading the log. A
+        revocation elsewhere is seen within that bound; here (logout), at once."""
+        secret = bearer if bearer is not None else session
+        if secret is None or self.recheck_seconds <= 0:
+            return None
+        kind = "t" if bearer is not None else "s"
+        found = self._checked.get(kind + digest(secret))
+        if found is None:
+            return None
+        viewer, checked, expires_at = found
+        if time.monotonic() - checked >= self.recheck_seconds or (
+                expires_at is not None and self.users.desk.clock.now() >= expires_at):
+            return None
+        return viewer
 
     def without_credential(self) -> Viewer | None:
         """The viewer of a request without credential, if known without reading the log."""
@@ -112,28 +135,39 @@ class Authenticator:
 
     def viewer(self, bearer: str | None, session: str | None) -> Viewer:
         """The viewer a request's `Authorization: Bearer` header or session cookie names."""
-        if bearer is not None:
-            return self._by_credential(bearer, CredentialKind.TOKEN)
-        if session is not None:
-            return self._by_credential(session, CredentialKind.SESSION)
+        if bearer is not None or session is not None:
+            kind = CredentialKind.TOKEN if bearer is not None else CredentialKind.SESSION
+            secret = bearer if bearer is not None else session
+            assert secret is not None
+            viewer, expires_at = self._by_credential(secret, kind)
+            key = ("t" if bearer is not None else "s") + digest(secret)
+            with self._lock:
+                if viewer is ANONYMOUS:
+                    self._checked.pop(key, None)
+                else:
+                    if len(self._checked) > 10_000:
+                        self._checked.clear()
+                    self._checked[key] = (viewer, time.monotonic(), expires_at)
+            return viewer
         if not self.settings.is_production and not self.users_exist():
             return DEVELOPMENT_ADMIN
         return ANONYMOUS
 
-    def _by_credential(self, secret: str, kind: CredentialKind) -> Viewer:
+    def _by_credential(self, secret: str,
+                       kind: CredentialKind) -> tuple[Viewer, datetime | None]:
         credential = self.users.credential(digest(secret))
         now = self.users.desk.clock.now()
         if (credential is None or credential.kind != kind.value
                 or not credential.valid_at(now)):
-            return ANONYMOUS
+            return ANONYMOUS, None
         user = self.users.user(credential.user_id)
         if user is None or user.disabled:
-            return ANONYMOUS
+            return ANONYMOUS, None
         if kind is CredentialKind.SESSION:
-            return viewer_of(user, user.role)
+            return viewer_of(user, user.role), credential.expires_at
         if not _token_role_allowed(user.role, credential.role):
-            return ANONYMOUS
-        return viewer_of(user, credential.role)
+            return ANONYMOUS, None
+        return viewer_of(user, credential.role), credential.expires_at
 
     def login(self, username: str, password: str, client_ip: str,
               previous: str | None) -> Login:
@@ -144,6 +178,8 @@ class Authenticator:
             if not limit.allow(k):
                 raise LoginLimitedError(limit.retry_after(k))
         if previous is not None:
+            with self._lock:
+                self._checked.pop("s" + digest(previous), None)
             self.users.end_session(digest=digest(previous), reason="superseded by a login",
                                    actor="system:login")
         user = self.users.find(username)
@@ -158,6 +194,8 @@ class Authenticator:
         return Login(secret, expires_at, user)
 
     def logout(self, session: str, actor: str) -> bool:
+        with self._lock:
+            self._checked.pop("s" + digest(session), None)
         return self.users.end_session(digest=digest(session), reason="logged out",
                                       actor=actor) is not None
 

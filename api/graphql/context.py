@@ -74,8 +74,8 @@ async def viewer_of_request(
     auth: Authenticator = request.app.state.auth
     bearer = bearer_of(request.headers.get("authorization"))
     session = request.cookies.get(SESSION_COOKIE)
-    if bearer is None and session is None:
-        known = auth.without_credential()
-        if known is not None:
-            return known
+    known = (auth.without_credential() if bearer is None and session is None
+             else auth.recently_checked(bearer, session))
+    if known is not None:
+        return known
     return await asyncio.to_thread(auth.viewer, bearer, session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,6 +13,8 @@ from api.runtime import Runtime
 from domain.users import UserDesk
 
 ADMIN_ACTOR = "system:test"
+RECHECK = 1.0 + 0.5
+"""The default CARELOG_AUTH_RECHECK_SECONDS, and a margin."""
 PASSWORD = "correct horse battery"
 _PASSWORDS = Passwords()
 
@@ -49,3 +52,16 @@ def post_gql(client: TestClient[Any], query: str, token: str | None = None,
 
 def codes(answer: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code", "") for e in answer.get("errors") or []]
+
+
+def refused_within(client: TestClient[Any], query: str, seconds: float,
+                   token: str | None = None) -> bool:
+    """Whether the app answers UNAUTHENTICATED within `seconds` (a revocation made by another
+    process is seen once this one's recheck interval has passed)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if codes(post_gql(client, query, token)) == ["UNAUTHENTICATED"]:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
