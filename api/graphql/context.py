@@ -25,6 +25,9 @@ class CareContext(BaseContext, kw_only=True):
     health: DataLoader[str, Row | None]
     uses_clock: bool = False
     """Set by fields whose value depends on the time of asking: such answers are never kept."""
+    credential: tuple[str | None, str | None] | None = None
+    """On a websocket: the bearer token and session cookie it connected with, to re-check the
+    viewer before each subscription event."""
 
 
 Info: TypeAlias = strawberry.Info[CareContext, None]
@@ -65,7 +68,26 @@ async def context_getter(
         request: Request[Any, Any, Any] | WebSocket[Any, Any, Any]) -> CareContext:
     services: Services = request.app.state.services
     viewer = await viewer_of_request(request)
-    return build_context(services, viewer, cache=not isinstance(request, WebSocket))
+    context = build_context(services, viewer, cache=not isinstance(request, WebSocket))
+    if isinstance(request, WebSocket):
+        context.credential = (bearer_of(request.headers.get("authorization")),
+                              request.cookies.get(SESSION_COOKIE))
+    return context
+
+
+async def still_the_viewer(context: CareContext) -> bool:
+    """Whether a websocket's credential still names the viewer it connected as (not revoked,
+    expired, disabled or changed role; the development admin only while no user exists)."""
+    connection = context.websocket or context.request
+    if context.credential is None or connection is None:
+        return True
+    auth: Authenticator = connection.app.state.auth
+    bearer, session = context.credential
+    known = (auth.without_credential() if bearer is None and session is None
+             else auth.recently_checked(bearer, session))
+    if known is None:
+        known = await asyncio.to_thread(auth.viewer, bearer, session)
+    return known == context.viewer
 
 
 async def viewer_of_request(
