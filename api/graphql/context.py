@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 import strawberry
 from litestar import Request, WebSocket
+from litestar.exceptions import WebSocketException
+from litestar.status_codes import WS_1008_POLICY_VIOLATION
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
@@ -67,12 +70,26 @@ def build_context(services: Services, viewer: Viewer, *, cache: bool = True) -> 
 async def context_getter(
         request: Request[Any, Any, Any] | WebSocket[Any, Any, Any]) -> CareContext:
     services: Services = request.app.state.services
+    if isinstance(request, WebSocket):
+        check_origin(request)
     viewer = await viewer_of_request(request)
     context = build_context(services, viewer, cache=not isinstance(request, WebSocket))
     if isinstance(request, WebSocket):
         context.credential = (bearer_of(request.headers.get("authorization")),
                               request.cookies.get(SESSION_COOKIE))
     return context
+
+
+def check_origin(socket: WebSocket[Any, Any, Any]) -> None:
+    """Refuse a browser's websocket from another site (cross-site websocket hijacking): its
+    `Origin` must be this server's own host. Clients that send no `Origin` are not browsers."""
+    origin = socket.headers.get("origin")
+    if origin is None:
+        return
+    host = socket.headers.get("host", "")
+    if urlsplit(origin).netloc.lower() != host.lower():
+        raise WebSocketException(detail="this origin may not open a websocket here",
+                                 code=WS_1008_POLICY_VIOLATION)
 
 
 async def still_the_viewer(context: CareContext) -> bool:

@@ -92,3 +92,22 @@ def test_bearer_headers() -> None:
     assert bearer_of("Bearer abc") == "abc"
     assert bearer_of("bearer  abc ") == "abc"
     assert bearer_of("Basic abc") == ""
+
+
+def test_websocket_origins_must_be_this_host() -> None:
+    from types import SimpleNamespace
+    from typing import Any, cast
+
+    from litestar.exceptions import WebSocketException
+
+    from api.graphql.context import check_origin
+
+    def socket(**headers: str) -> Any:
+        return cast(Any, SimpleNamespace(headers=headers))
+
+    check_origin(socket(host="127.0.0.1:8000"))  # not a browser
+    check_origin(socket(host="127.0.0.1:8000", origin="http://127.0.0.1:8000"))
+    with pytest.raises(WebSocketException):
+        check_origin(socket(host="127.0.0.1:8000", origin="http://evil.example"))
+    with pytest.raises(WebSocketException):
+        check_origin(socket(host="127.0.0.1:8000", origin="http://127.0.0.1:8000.evil.example"))
