@@ -12,14 +12,17 @@ from litestar.config.app import AppConfig
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api.authentication import Authenticator
 from api.channels import call_log, inbound_email, web_form
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
+from api.login import login, logout
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
 from api.webhooks import jira_webhook
 from domain.application import RefusedChannelError
+from domain.users import UserDesk
 from integrations.email.smtp_listener import SmtpListener
 from integrations.settings import Settings
 from projections.runner import ApplicationLog
@@ -44,6 +47,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         rt = runtime if runtime is not None else await asyncio.to_thread(Runtime.open, settings)
         app.state.runtime = rt
         app.state.services = rt.services
+        app.state.auth = Authenticator(UserDesk(rt.desk), settings)
         async with AsyncExitStack() as stack:
             if runtime is None:  # ours to close, after everything else has stopped
                 stack.push_async_callback(asyncio.to_thread, rt.close)
@@ -89,7 +93,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
     )
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
-                        call_log, inbound_email],
+                        call_log, inbound_email, login, logout],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],

@@ -1,11 +1,13 @@
 """Who is asking, and the one function that decides what they may do.
 
-Every resolver passes through `authorize`. Until real authentication lands, every request is
-made by the development administrator; the roles and their rights are already the real ones.
+Every resolver passes through `authorize`. `api.authentication` decides who the viewer is:
+a user's session or token, the development administrator (development, no users yet), or
+`ANONYMOUS`, whom `authorize` refuses with UNAUTHENTICATED.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
@@ -16,6 +18,13 @@ from domain.values import Actor, ActorKind
 
 class ForbiddenError(DomainError):
     code = "FORBIDDEN"
+
+
+log = logging.getLogger("carelog.security")
+
+
+class UnauthenticatedError(DomainError):
+    code = "UNAUTHENTICATED"
 
 
 class Role(StrEnum):
@@ -38,6 +47,7 @@ class Action(StrEnum):
     HANDLE_ALERTS = "handle_alerts"
     READ_FEEDBACK = "read_feedback"
     WORK_FEEDBACK = "work_feedback"
+    READ_HISTORY = "read_history"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {
@@ -67,6 +77,9 @@ class Viewer:
 
 
 DEVELOPMENT_ADMIN = Viewer(Role.ADMIN, "dev-admin")
+ANONYMOUS = Viewer(Role.CLIENT, "anonymous", account_id=UUID(int=0))
+"""No valid credential. Refused by `authorize`; and should a path forget to ask, it is still a
+client of an account that cannot exist, so it sees nothing."""
 
 
 def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = None) -> None:
@@ -75,9 +88,13 @@ def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = No
     A client asking about another company's data is told it does not exist, exactly as for a
     missing id, so ids cannot be probed.
     """
+    if viewer is ANONYMOUS:
+        raise UnauthenticatedError("sign in, or send an API token as `Authorization: Bearer`")
     if action not in _RIGHTS[viewer.role]:
+        log.warning("refused: %s (%s) may not %s", viewer.actor, viewer.role.value,
+                    action.value)
         what = action.value.replace("_", " ")
         raise ForbiddenError(f"the {viewer.role.value} role may not {what}")
     if viewer.role is Role.CLIENT and account_id is not None and str(account_id) != str(
             viewer.account_id):
-        raise NotFoundError("not found")
+        raise NotFoundError(f"account {account_id} not found")

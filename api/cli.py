@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.runtime import Runtime
+from api.users_cli import users
 from integrations.importers.csv_files import describe_columns
 from integrations.importers.records import ImportPlan
 from integrations.settings import Settings, SettingsError
@@ -527,6 +528,9 @@ def stream_reset() -> None:
         raise click.UsageError("there is no stream without CARELOG_NATS_URL")
     asyncio.run(reset_stream(settings))
     console.print("Stream deleted; the relay publishes the log into a new one.")
+
+
+main.add_command(users)
 
 
 if __name__ == "__main__":

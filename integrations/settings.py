@@ -237,6 +237,20 @@ class Settings:
     form_limit_per_ip: int = 30
     """CARELOG_FORM_LIMIT_PER_IP: web form requests per hour from one client IP."""
 
+    session_minutes: int = 720
+    """CARELOG_SESSION_MINUTES: how long a login session lasts before signing in again."""
+
+    auth_recheck_seconds: float = 1.0
+    """CARELOG_AUTH_RECHECK_SECONDS: a process trusts a token or session it accepted for this
+    long before reading the log again; so a revocation by another process takes at most this
+    long to be seen there (a logout here, none). 0 reads the log on every request."""
+
+    login_limit_per_user: int = 10
+    """CARELOG_LOGIN_LIMIT_PER_USER: login attempts per 15 minutes for one username."""
+
+    login_limit_per_ip: int = 30
+    """CARELOG_LOGIN_LIMIT_PER_IP: login attempts per 15 minutes from one client IP."""
+
     nats_url: str | None = None
     """CARELOG_NATS_URL: nats://host:port[,nats://…]; unset: the in-process bus, one process."""
 
@@ -321,6 +335,10 @@ class Settings:
             form_limit_per_address=_int(get("FORM_LIMIT_PER_ADDRESS"), 5,
                                         "FORM_LIMIT_PER_ADDRESS"),
             form_limit_per_ip=_int(get("FORM_LIMIT_PER_IP"), 30, "FORM_LIMIT_PER_IP"),
+            session_minutes=_int(get("SESSION_MINUTES"), 720, "SESSION_MINUTES"),
+            auth_recheck_seconds=_recheck(get("AUTH_RECHECK_SECONDS")),
+            login_limit_per_user=_int(get("LOGIN_LIMIT_PER_USER"), 10, "LOGIN_LIMIT_PER_USER"),
+            login_limit_per_ip=_int(get("LOGIN_LIMIT_PER_IP"), 30, "LOGIN_LIMIT_PER_IP"),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),
             nats_replicas=_int(get("NATS_REPLICAS"), 1, "NATS_REPLICAS"),
@@ -437,6 +455,12 @@ def _port(raw: str | None) -> int:
     if port > 65535:
         raise SettingsError(f"CARELOG_PORT must be at most 65535, not {port}")
     return port
+
+
+def _recheck(raw: str | None) -> float:
+    if raw is not None and raw.strip() == "0":
+        return 0.0
+    return _seconds(raw, 1.0, "AUTH_RECHECK_SECONDS")
 
 
 def _seconds(raw: str | None, default: float, name: str) -> float:

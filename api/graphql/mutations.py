@@ -14,6 +14,7 @@ from api.auth import Action, authorize
 from api.graphql.context import Info
 from api.graphql.types import Channel, CommandResult, ContactRole, Direction, Priority, Tier
 from domain import application
+from domain.errors import NotFoundError
 from domain.values import Money
 
 
@@ -22,6 +23,9 @@ async def _run(info: Info, action: Action, scope: UUID | None,
     """Authorize `action` on the account `scope`, then run the command as the viewer."""
     viewer = info.context.viewer
     authorize(viewer, action, scope)
+    if viewer.account_id is not None and scope is None:
+        # A client's write always names its own account; nothing unscoped is theirs to change.
+        raise NotFoundError("not found")
     result = await info.context.services.command(command, actor=viewer.actor, **kwargs)
     ids = result.ids
     return CommandResult(
@@ -34,7 +38,9 @@ async def _run(info: Info, action: Action, scope: UUID | None,
 
 
 async def _case_account(info: Info, case_id: UUID) -> UUID | None:
-    """The account a case belongs to, for authorization (None when the view lacks the case)."""
+    """The account a case belongs to, for authorization (None when the view lacks the case).
+
+    For a client, another company's case loads as missing: `_run` then answers NOT_FOUND."""
     row = await info.context.cases.load(str(case_id))
     return UUID(row["account_id"]) if row else None
 

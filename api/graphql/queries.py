@@ -252,6 +252,7 @@ class Query:
     @strawberry.field(name="case")
     async def case_(self, info: Info, id: UUID,
                     wait_for: WaitFor = None) -> Case | None:
+        authorize(info.context.viewer, Action.READ_CASES)  # the role, before any read
         await info.context.services.wait_for(wait_for)
         row = await info.context.cases.load(str(id))
         if row is None:

@@ -279,6 +279,7 @@ class RoomMutation:
                                 contact_id: UUID | None = None,
                                 client_message_id: str | None = None,
                                 occurred_at: datetime | None = None) -> CommandResult:
+        authorize(info.context.viewer, Action.SUBMIT_REQUESTS, account_id)
         if channel not in CLIENT_CHAT_CHANNELS:
             raise InvalidInputError("chat messages come from web_chat or portal")
         viewer = info.context.viewer

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from functools import partial
 from typing import Any
 
@@ -19,14 +20,17 @@ from strawberry.extensions import (
 )
 from strawberry.schema import Schema
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StreamResult
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api.graphql.answers import AnswerCache
 from api.graphql.care_mutations import CareMutation
+from api.graphql.context import CareContext, still_the_viewer
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.execution import CarelogExecutionContext
+from api.graphql.history import HistoryQuery
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.rooms import RoomMutation, RoomQuery
@@ -58,6 +62,34 @@ class CarelogSchema(Schema):
                                          run)
 
 
+    async def stream(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                     context_value: Any | None = None, root_value: Any | None = None,
+                     operation_name: str | None = None,
+                     operation_extensions: dict[str, Any] | None = None,
+                     allowed_operation_types: Iterable[OperationType] | None = None,
+                     ) -> StreamResult:
+        """Each event of a subscription is sent only while its viewer still holds: a revoked
+        or expired session, a disabled user, ends the subscription with UNAUTHENTICATED."""
+        source = await super().stream(query, variable_values, context_value, root_value,
+                                      operation_name, operation_extensions,
+                                      allowed_operation_types)
+        if not isinstance(context_value, CareContext) or context_value.credential is None:
+            return source
+        return _while_authenticated(source, context_value)
+
+
+async def _while_authenticated(source: StreamResult,
+                               context: CareContext) -> AsyncGenerator[Any, None]:
+    async with aclosing(source):
+        async for result in source:
+            if not await still_the_viewer(context):
+                yield ExecutionResult(data=None, errors=[GraphQLError(
+                    "the session has ended; sign in again",
+                    extensions={"code": "UNAUTHENTICATED"})])
+                return
+            yield result
+
+
 def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     """The schema; `answers` is how many answers to plain queries to keep (0: none)."""
     extensions: list[Callable[[], SchemaExtension]] = [
@@ -72,7 +104,7 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     mutation = merge_types("Mutation", (Mutation, CareMutation, RoomMutation))
-    query = merge_types("Query", (Query, RoomQuery))
+    query = merge_types("Query", (Query, RoomQuery, HistoryQuery))
     schema = CarelogSchema(query=query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
                            config=StrawberryConfig(auto_camel_case=True),

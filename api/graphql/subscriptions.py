@@ -29,7 +29,8 @@ class Subscription:
         services = info.context.services
         key = str(case_id)
         async with services.feed.listen(["case_queues"]) as changes:
-            row = (await services.read(services.cases.get_many, [key])).get(key)
+            # Through the context's loader: for a client, another company's case is missing.
+            row = await info.context.cases.load(key)
             if row is None:
                 raise NotFoundError(f"case {case_id} not found")
             authorize(info.context.viewer, Action.READ_CASES, row["account_id"])
