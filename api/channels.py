@@ -21,10 +21,13 @@ from litestar.status_codes import (
     HTTP_202_ACCEPTED,
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_429_TOO_MANY_REQUESTS,
 )
 
+from api.auth import Action, ForbiddenError, UnauthenticatedError, authorize
+from api.graphql.context import viewer_of_request
 from api.inbox import Delivery, Inbox
 from api.services import Services
 from domain.account import clean_name
@@ -111,8 +114,19 @@ async def web_form(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 
 @post("/calls", status_code=HTTP_200_OK)
 async def call_log(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-    """A call posted by a telephony system; the caller's number finds the contact."""
+    """A call posted by a telephony system; the caller's number finds the contact.
+
+    The system signs in like any machine: an API token of a staff user who may work cases
+    (outside production and before any user exists, the development rule applies)."""
     services: Services = request.app.state.services
+    try:
+        authorize(await viewer_of_request(request), Action.WORK_CASES)
+    except UnauthenticatedError as error:
+        return Response({"status": "refused", "error": error.message},
+                        status_code=HTTP_401_UNAUTHORIZED)
+    except ForbiddenError as error:
+        return Response({"status": "refused", "error": error.message},
+                        status_code=HTTP_403_FORBIDDEN)
     try:
         data = await request.json()
         if not isinstance(data, dict):

@@ -104,3 +104,21 @@ def test_d7_a_websocket_from_another_origin_is_refused(settings: Settings,
         assert asyncio.run(handshake(url)) == "connection_ack"
         assert asyncio.run(handshake("http://evil.example")) in ("refused 403", "closed 1008")
         assert httpx.get(f"{url}/healthz").status_code == 200
+
+
+def test_a_telephony_system_needs_a_token_that_may_work_cases(production: TestClient[Any],
+                                                               runtime: Runtime) -> None:
+    call = {"callId": "pbx-9", "direction": "inbound", "number": "+1 555 0100",
+            "durationSeconds": 30, "outcome": "answered", "notes": "hello"}
+    assert production.post("/calls", json=call).status_code == 401
+    add_user(runtime, "pbx", "agent")
+    add_user(runtime, "pat", "product")
+    product = token_for(runtime, "pat")
+    refused = production.post("/calls", json=call, headers={"Authorization": f"Bearer {product}"})
+    assert refused.status_code == 403
+    logged = runtime.desk.recorder.select_notifications(start=None, limit=10_000)
+    assert not [n.topic for n in logged if n.topic.startswith(("carelog:StrayMessage",
+                                                               "carelog:Interaction"))]
+    agent = token_for(runtime, "pbx")
+    held = production.post("/calls", json=call, headers={"Authorization": f"Bearer {agent}"})
+    assert held.status_code == 202, held.text
