@@ -203,19 +203,60 @@ class TelegramSender:
             return DeliveryReceipt(False, error=f"not a Telegram message: {message.channel}")
         if not message.text.strip():
             return DeliveryReceipt(False, error="Telegram does not send empty messages")
-        try:
-            sent = self.api.send_message(message.conversation, message.text,
-                                         _reply_to(message))
-        except BotApiError as error:
-            return _refused(error)
-        except BotApiUnavailableError as error:
-            note = "; the message may have been delivered" if error.maybe_done else ""
-            log.warning("Telegram send of %s failed: %s", message.message_id, error)
-            return DeliveryReceipt(False, error=f"{error}{note}", retryable=True)
-        chat = sent.get("chat")
-        chat_id = chat.get("id") if isinstance(chat, dict) else None
-        return DeliveryReceipt(True, message_external_id(
-            chat_id if chat_id is not None else message.conversation, sent["message_id"]))
+        parts = split_text(message.text)
+        ids: list[str] = []
+        for n, part in enumerate(parts):
+            try:
+                sent = self.api.send_message(message.conversation, part,
+                                             _reply_to(message) if n == 0 else None)
+            except (BotApiError, BotApiUnavailableError) as error:
+                receipt = (_refused(error) if isinstance(error, BotApiError)
+                           else _unavailable(error, message))
+                if not ids:
+                    return receipt
+                # Parts already out would be sent again by a retry: never retried, and said.
+                return DeliveryReceipt(False, error=f"sent parts 1-{n} of {len(parts)}, then: "
+                                                    f"{receipt.error}")
+            chat = sent.get("chat")
+            chat_id = chat.get("id") if isinstance(chat, dict) else None
+            ids.append(message_external_id(
+                chat_id if chat_id is not None else message.conversation, sent["message_id"]))
+        return DeliveryReceipt(True, " ".join(ids))
+
+
+MAX_TEXT_UNITS = 4096
+"""Telegram's limit for one message's text, counted in UTF-16 code units."""
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split_text(text: str, limit: int = MAX_TEXT_UNITS) -> list[str]:
+    """The text in parts Telegram accepts, cut at a paragraph, line or word where possible."""
+    parts: list[str] = []
+    rest = text
+    while _units(rest) > limit:
+        cut = len(rest)
+        while _units(rest[:cut]) > limit:  # the longest prefix within the limit
+            cut = cut * limit // max(_units(rest[:cut]), 1) if cut > limit else cut - 1
+        head = rest[:cut]
+        for sep in ("\n\n", "\n", " "):
+            at = head.rfind(sep)
+            if at > cut // 2:
+                head = rest[:at + len(sep)]
+                break
+        parts.append(head.rstrip() or head)
+        rest = rest[len(head):]
+    if rest.strip() or not parts:
+        parts.append(rest)
+    return parts
+
+
+def _unavailable(error: BotApiUnavailableError, message: OutboundMessage) -> DeliveryReceipt:
+    note = "; the message may have been delivered" if error.maybe_done else ""
+    log.warning("Telegram send of %s failed: %s", message.message_id, error)
+    return DeliveryReceipt(False, error=f"{error}{note}", retryable=True)
 
 
 def _reply_to(message: OutboundMessage) -> int | None:

@@ -17,6 +17,7 @@ from integrations.telegram.bot_api import (
     BotApiError,
     BotApiUnavailableError,
     TelegramSender,
+    split_text,
 )
 from integrations.telegram.fake import FakeTelegramSender
 from integrations.telegram.updates import BotIdentity
@@ -186,15 +187,15 @@ def test_a_blocked_or_kicked_bot_is_a_final_failure(api: BotApi, stub: BotApiStu
     assert stub.sent == []
 
 
-def test_a_too_long_or_empty_text_is_a_final_failure(api: BotApi, stub: BotApiStub) -> None:
+def test_an_empty_text_is_a_final_failure_and_one_over_the_limit_goes_in_two(
+        api: BotApi, stub: BotApiStub) -> None:
     sender = TelegramSender(api)
-    too_long = sender.send(reply("x" * 4097))
-    assert (too_long.delivered, too_long.retryable) == (False, False)
-    assert too_long.error is not None
-    assert "too long" in too_long.error
+    over = sender.send(reply("x" * 4097))
+    assert over.delivered
+    assert [len(m["text"]) for m in stub.sent] == [4096, 1]
     empty = sender.send(reply("  "))
     assert (empty.delivered, empty.retryable) == (False, False)
-    assert len(stub.calls_to("sendMessage")) == 1  # the empty one never left
+    assert len(stub.calls_to("sendMessage")) == 2  # the empty one never left
 
 
 def test_a_timeout_is_retryable_and_says_it_may_have_gone_out(stub: BotApiStub) -> None:
@@ -228,3 +229,45 @@ def test_the_fake_fails_when_told() -> None:
     assert (len(fake.attempts), len(fake.sent)) == (3, 1)
     with pytest.raises(ValueError, match="delivered"):
         fake.fail_next(DeliveryReceipt(True, "x:1"))
+
+
+def test_a_long_message_goes_out_in_parts_telegram_accepts(api: BotApi,
+                                                           stub: BotApiStub) -> None:
+    paragraphs = [f"Paragraph {n}: " + "details " * 120 for n in range(12)]
+    text = "\n\n".join(paragraphs)  # about 11,600 characters
+    receipt = TelegramSender(api).send(reply(text, in_reply_to=f"{GROUP}:7"))
+    assert receipt.delivered
+    sent = [m["text"] for m in stub.sent]
+    assert len(sent) == 3
+    assert all(len(part.encode("utf-16-le")) // 2 <= 4096 for part in sent)
+    assert all(part.startswith("Paragraph") for part in sent)  # cut between paragraphs
+    assert " ".join(sent).split() == text.split()
+    assert len((receipt.external_id or "").split()) == 3
+    replies = [c for c in stub.calls_to("sendMessage") if "reply_parameters" in c.params
+               or "reply_to_message_id" in c.params]
+    assert len(replies) == 1  # only the first part answers the client's message
+
+
+def test_emoji_count_twice_towards_the_limit() -> None:
+    parts = split_text("😀" * 5000)
+    assert [len(p) for p in parts] == [2048, 2048, 904]
+
+
+def test_a_long_message_cut_off_midway_is_not_sent_again(api: BotApi, stub: BotApiStub,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    real = api.send_message
+    calls: list[str] = []
+
+    def second_fails(chat: str, text: str, reply_to: int | None = None) -> dict[str, object]:
+        calls.append(text)
+        if len(calls) == 2:
+            raise BotApiError("sendMessage", 429, "Too Many Requests: retry after 3",
+                              retry_after=3)
+        return real(chat, text, reply_to)
+
+    monkeypatch.setattr(api, "send_message", second_fails)
+    receipt = TelegramSender(api).send(reply("word " * 2000))
+    assert not receipt.delivered
+    assert not receipt.retryable  # a retry would repeat part 1
+    assert (receipt.error or "").startswith("sent parts 1-1 of 3, then: Telegram rate limit")
