@@ -22,9 +22,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from api.auth import ANONYMOUS, DEVELOPMENT_ADMIN, Role, Viewer
-from api.rate_limit import RateLimit
 from domain.user import Credential, CredentialKind, User, UserRole
 from domain.users import UserDesk
+from integrations.rate_limit import RateLimit
 from integrations.settings import Settings
 
 SESSION_COOKIE = "carelog_session"

@@ -28,7 +28,7 @@ from litestar.status_codes import (
 
 from api.auth import Action, ForbiddenError, UnauthenticatedError, authorize
 from api.graphql.context import viewer_of_request
-from api.inbox import Delivery, Inbox
+from api.inbox import Delivery
 from api.services import Services
 from domain.account import clean_name
 from domain.application import RefusedChannelError
@@ -106,8 +106,7 @@ async def web_form(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
         return _invalid("the body is not valid JSON")
     if not services.form_limits_by_address.allow(form.email):
         return _too_many(services.form_limits_by_address.retry_after(form.email))
-    inbox = Inbox(services.desk, services.directory, services.cases)
-    delivery = await _deliver(services, inbox, form.message(services.desk.clock.now()),
+    delivery = await _deliver(services, form.message(services.desk.clock.now()),
                               FORM_ACTOR)
     return _answer(delivery)
 
@@ -233,10 +232,10 @@ class _CallLog:
                    agent=text("agent", required=False), at=at)
 
 
-async def _deliver(services: Services, inbox: Inbox, message: InboundMessage,
+async def _deliver(services: Services, message: InboundMessage,
                    actor: str) -> Delivery:
     try:
-        return await asyncio.to_thread(inbox.deliver, message, actor)
+        return await asyncio.to_thread(services.inbox.deliver, message, actor)
     finally:
         services.after_write()
 

@@ -28,8 +28,6 @@ from integrations.email.loops import SenderRateLimit, should_auto_answer
 from integrations.email.mailbox import Mailbox
 from integrations.email.smtp_sender import SmtpConfig, SmtpSender
 from integrations.settings import EmailSettings
-from projections.case_queues import CaseQueuesView
-from projections.directory import DirectoryView
 from projections.rooms import RoomsView
 
 log = logging.getLogger(__name__)
@@ -47,11 +45,11 @@ def mailbox_for(settings: EmailSettings) -> Mailbox:
 class EmailInbox:
     """Reads one raw mail and routes it; shared by the HTTP route and the SMTP listener."""
 
-    def __init__(self, settings: EmailSettings, desk: CareDesk, directory: DirectoryView,
-                 cases: CaseQueuesView, clock: Clock) -> None:
+    def __init__(self, settings: EmailSettings, desk: CareDesk, inbox: Inbox,
+                 clock: Clock) -> None:
         self.mailbox = mailbox_for(settings)
         self.desk = desk
-        self.inbox = Inbox(desk, directory, cases)
+        self.inbox = inbox
         self.clock = clock
         self.acknowledgements = SenderRateLimit(clock)
 

@@ -90,9 +90,9 @@ class Runtime:
                 delivery_worker.nudge()
 
         services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
-        telegram = (TelegramBot(settings.telegram, desk, services.directory, after_write)
+        telegram = (TelegramBot(settings.telegram, desk, services.inbox, after_write)
                     if settings.telegram.enabled else None)
-        email = EmailInbox(settings.email, desk, services.directory, services.cases, clock)
+        email = EmailInbox(settings.email, desk, services.inbox, clock)
         # Outbound messages go out through the sender of their channel.
         senders: dict[str, MessageSender] = {}
         if telegram is not None:

@@ -9,9 +9,10 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar
 
-from api.rate_limit import RateLimit
+from api.inbox import Inbox
 from domain.application import CareDesk, CommandResult
 from domain.errors import DomainError
+from integrations.rate_limit import RateLimit
 from integrations.settings import Settings
 from projections.account_health import AccountHealthView
 from projections.accounts import AccountsView
@@ -80,6 +81,8 @@ class Services:
         self.feedback = self.live.feedback
         self.rooms = self.live.rooms
         self.directory = self.live.directory
+        self.inbox = Inbox(desk, self.directory, self.cases)
+        """Where every channel's client messages enter: one, so concurrent ones commit together."""
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
                                settings.projection_page_size)
         self.projection_names = projection_names

@@ -24,7 +24,6 @@ from integrations.telegram.bot_api import (
     TelegramSender,
 )
 from integrations.telegram.updates import BotIdentity, ParsedUpdate
-from projections.directory import DirectoryView
 from workers.telegram_polling import TelegramPoller
 
 log = logging.getLogger(__name__)
@@ -38,13 +37,13 @@ PRIVACY_WARNING = (
 
 
 class TelegramBot:
-    def __init__(self, settings: TelegramSettings, desk: CareDesk, directory: DirectoryView,
+    def __init__(self, settings: TelegramSettings, desk: CareDesk, inbox: Inbox,
                  after_write: Callable[[], None], poll_timeout: int = 25) -> None:
         assert settings.token is not None, "TelegramBot needs CARELOG_TELEGRAM_TOKEN"
         self.settings = settings
         self.api = BotApi(settings.token, settings.api_url, timeout=settings.timeout)
         self.sender = TelegramSender(self.api)
-        self.updates = TelegramUpdates(desk, Inbox(desk, directory), self.sender)
+        self.updates = TelegramUpdates(desk, inbox, self.sender)
         self.after_write = after_write
         self.poll_timeout = poll_timeout
         self.identity: BotIdentity | None = None

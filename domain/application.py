@@ -546,15 +546,14 @@ class CareDesk(Application[UUID]):
                                     "for a new one") from None
         conversation = clean_name(conversation, "conversation", 200)
         conversation_id = Conversation.id_for(channel, conversation)
-        if self._exists(conversation_id):
-            bound = self._get(Conversation, conversation_id)
-            if not bound.unbound:
-                if link.redeemed_by == conversation and bound.account_id == link.account_id:
-                    # The same `/link` delivered again: answer as the first time.
-                    return CommandResult({"conversationId": conversation_id,
-                                          "accountId": link.account_id}, self._head(),
-                                         duplicate=True)
-                raise InvalidStateError("this chat is already linked to an account")
+        bound = self._read(conversation_id)
+        if isinstance(bound, Conversation) and not bound.unbound:
+            if link.redeemed_by == conversation and bound.account_id == link.account_id:
+                # The same `/link` delivered again: answer as the first time.
+                return CommandResult({"conversationId": conversation_id,
+                                      "accountId": link.account_id}, self._head(),
+                                     duplicate=True)
+            raise InvalidStateError("this chat is already linked to an account")
         link.redeem(channel, conversation, at, actor)
         chat = Conversation(id=conversation_id, channel=channel, conversation=conversation,
                             account_id=link.account_id, contact_id=link.contact_id,
@@ -577,11 +576,11 @@ class CareDesk(Application[UUID]):
         new = clean_name(new, "conversation", 200)
         old_id, new_id = Conversation.id_for(channel, old), Conversation.id_for(channel, new)
         moved = self.conversation(channel, new)
-        if self._exists(old_id):
-            before = self._get(Conversation, old_id)
-            if before.unbound and moved is not None and moved.account_id == before.account_id:
-                return CommandResult({"conversationId": new_id, "accountId": moved.account_id},
-                                     self._head(), duplicate=True)
+        found = self._read(old_id)
+        if (isinstance(found, Conversation) and found.unbound and moved is not None
+                and moved.account_id == found.account_id):
+            return CommandResult({"conversationId": new_id, "accountId": moved.account_id},
+                                 self._head(), duplicate=True)
         if moved is not None:
             raise InvalidStateError("the new chat is already linked to an account")
         before = self._get(Conversation, old_id)
@@ -952,21 +951,15 @@ class CareDesk(Application[UUID]):
                 candidates.append(UUID(message.case_ref))
         for ref in reversed(message.thread):
             for direction in (Direction.OUTBOUND.value, Direction.INBOUND.value):
-                earlier = Interaction.id_for(account.id, channel, direction, ref)
-                if self._exists(earlier):
-                    case_id = self._get(Interaction, earlier).case_id
-                    if case_id is not None:
-                        candidates.append(case_id)
+                earlier = self._read(Interaction.id_for(account.id, channel, direction, ref))
+                if isinstance(earlier, Interaction) and earlier.case_id is not None:
+                    candidates.append(earlier.case_id)
         if chat is not None and chat.current_case_id is not None:
             candidates.append(chat.current_case_id)
         for case_id in candidates:
-            if not self._exists(case_id):
-                continue
-            try:
-                case = self._get(Case, case_id)
-            except NotFoundError:
-                continue
-            if case.account_id == account.id and case.status != CaseStatus.CLOSED.value:
+            case = self._read(case_id)
+            if (isinstance(case, Case) and case.account_id == account.id
+                    and case.status != CaseStatus.CLOSED.value):
                 return case
         return None
 

@@ -6,11 +6,10 @@ RFC 3834: never answer an automatic mail, and answer one sender at most so often
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from domain.ports import Clock, InboundMessage
+from integrations.rate_limit import RateLimit
 
 
 def should_auto_answer(message: InboundMessage) -> bool:
@@ -34,28 +33,9 @@ class SenderRateLimit:
                  window: timedelta = timedelta(hours=1)) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        self.clock = clock
-        self.limit = limit
-        self.window = window
-        self._sent: dict[str, deque[datetime]] = {}
-        self._lock = threading.Lock()
+        self._limit = RateLimit(limit, window.total_seconds(),
+                                clock=lambda: clock.now().timestamp(), max_keys=10_000)
 
     def try_acquire(self, sender: str) -> bool:
         """Count one answer to `sender` and return True, or False when its quota is spent."""
-        now = self.clock.now()
-        key = sender.strip().lower()
-        with self._lock:
-            sent = self._sent.setdefault(key, deque())
-            while sent and sent[0] <= now - self.window:
-                sent.popleft()
-            if len(sent) >= self.limit:
-                return False
-            sent.append(now)
-            self._forget_idle(now)
-            return True
-
-    def _forget_idle(self, now: datetime) -> None:
-        # keeps memory bounded when many senders each write once
-        if len(self._sent) > 10_000:
-            self._sent = {k: v for k, v in self._sent.items()
-                          if v and v[-1] > now - self.window}
+        return self._limit.allow(sender.strip().lower())

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 
@@ -76,6 +77,19 @@ def choice(raw: str | None, column: str, choices: Mapping[str, str]) -> str | No
         known = ", ".join(sorted(set(choices)))
         raise BadCell(f"{column}: unknown value {value!r}; expected one of: {known}")
     return choices[key]
+
+
+def api_time(value: Any, what: str) -> datetime | None:
+    """A time from a helpdesk's JSON: ISO 8601 with an offset (or `Z`), as UTC; None if empty."""
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadCell(f"{what}: {value!r} is not an ISO 8601 time") from None
+    if parsed.tzinfo is None:
+        raise BadCell(f"{what}: {value!r} has no offset")
+    return parsed.astimezone(UTC)
 
 
 def zone(name: str) -> tzinfo:

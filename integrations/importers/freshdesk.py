@@ -15,11 +15,11 @@ an escalation at the opening.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from integrations.importers.cells import BadCell, choice
+from integrations.importers.cells import api_time as _time
 from integrations.importers.records import (
     ImportedAccount,
     ImportedContact,
@@ -89,18 +89,6 @@ def fetch(base_url: str, token: str) -> Records:
     finally:
         api.close()
     return records
-
-
-def _time(value: Any, what: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise BadCell(f"{what}: {value!r} is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise BadCell(f"{what}: {value!r} has no offset")
-    return parsed.astimezone(UTC)
 
 
 class FreshdeskReader:

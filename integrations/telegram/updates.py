@@ -166,8 +166,8 @@ def _message(update_id: int, raw: dict[str, Any], bot: BotIdentity | None,
                                sender_name, sent_at)
         if text.startswith("/") and _addressed_elsewhere(text, bot):
             return Ignored(update_id, "a command for another bot")
-    attachments, placeholder = _attachments(raw)
-    if text is None and placeholder is None:
+    attachments, file_label = _attachments(raw)
+    if text is None and file_label is None:
         service = next((k for k in _SERVICE_KEYS if k in raw), None)
         if service is not None:
             return Ignored(update_id, f"service message: {service}")
@@ -183,7 +183,7 @@ def _message(update_id: int, raw: dict[str, Any], bot: BotIdentity | None,
         occurred_at = _time(edit_date)
     inbound = InboundMessage(
         channel=CHANNEL, external_id=external_id, conversation=chat_id, sender=sender,
-        sender_name=sender_name, text=text if text is not None else placeholder or "",
+        sender_name=sender_name, text=text if text is not None else file_label or "",
         occurred_at=occurred_at, thread=_thread(chat_id, raw), edit_of=edit_of,
         attachments=attachments)
     return TelegramMessage(update_id, chat_type, title, message_id, sent_at, inbound)
@@ -235,7 +235,8 @@ def _addressed_elsewhere(text: str, bot: BotIdentity | None) -> bool:
 
 
 def _attachments(raw: dict[str, Any]) -> tuple[tuple[Attachment, ...], str | None]:
-    """Metadata of the message's file (the content is not fetched) and a placeholder text."""
+    """Metadata of the message's file (the content is not fetched) and the text that names it
+    in the room when the client sent no caption ("[photo]", "[document: report.pdf]")."""
     photo = raw.get("photo")
     if isinstance(photo, list) and photo and isinstance(photo[-1], dict):
         largest = photo[-1]  # PhotoSize list, smallest first
