@@ -17,6 +17,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
@@ -114,7 +115,7 @@ async def dashboard_page(request: Request[Any, Any, Any]) -> Page:
 
 
 @get("/accounts/{account_id:uuid}", include_in_schema=False)
-async def account_page(request: Request[Any, Any, Any], account_id: UUID) -> Page:
+async def account_page(request: Request[Any, Any, Any], account_id: FromPath[UUID]) -> Page:
     viewer = await _staff(request)
     return viewer if isinstance(viewer, Redirect) else render(
         "account", "Account", viewer, account_id=str(account_id))
@@ -127,7 +128,7 @@ async def queues_page(request: Request[Any, Any, Any]) -> Page:
 
 
 @get("/agent/cases/{case_id:uuid}", include_in_schema=False)
-async def case_page(request: Request[Any, Any, Any], case_id: UUID) -> Page:
+async def case_page(request: Request[Any, Any, Any], case_id: FromPath[UUID]) -> Page:
     viewer = await _staff(request)
     return viewer if isinstance(viewer, Redirect) else render(
         "case", "Case", viewer, case_id=str(case_id))
@@ -142,7 +143,7 @@ async def portal_page(request: Request[Any, Any, Any]) -> Page:
 
 
 @get("/portal/requests/{case_id:uuid}", include_in_schema=False)
-async def request_page(request: Request[Any, Any, Any], case_id: UUID) -> Page:
+async def request_page(request: Request[Any, Any, Any], case_id: FromPath[UUID]) -> Page:
     viewer = await _client(request)
     return viewer if isinstance(viewer, Redirect) else render(
         "request", "Request", viewer, account_id=str(viewer.account_id), case_id=str(case_id))

@@ -1,4 +1,4 @@
-import { gql } from "./api.js";
+import { gql, GraphQLError } from "./api.js";
 import { lineChart } from "./charts.js";
 import { $, band, day, failed, fill, h, label, money, percent, ready, showError, signed, when, wireSignout } from "./dom.js";
 import { openRoom } from "./room.js";
@@ -98,7 +98,10 @@ function renderFeedback(items) {
 
 async function main() {
   wireSignout();
-  const data = await gql(ACCOUNT, { id: accountId });
+  const data = await gql(ACCOUNT, { id: accountId }).catch((error) => {
+    if (error instanceof GraphQLError && error.code === "NOT_FOUND") return { account: null };
+    throw error;
+  });
   if (!data.account) {
     $("#title").textContent = "Account not found";
     ready();

@@ -28,6 +28,17 @@ export async function gql(query, variables = {}) {
   return body.data;
 }
 
+// A query for one thing by id: null when it does not exist or is not the viewer's to see
+// (the server answers both alike, as null or NOT_FOUND).
+export async function gqlOne(query, variables, field) {
+  try {
+    return (await gql(query, variables))[field] ?? null;
+  } catch (error) {
+    if (error.code === "NOT_FOUND") return null;
+    throw error;
+  }
+}
+
 export function toSignin() {
   const next = encodeURIComponent(location.pathname);
   location.assign(`/signin?next=${next}`);

@@ -1,4 +1,4 @@
-import { gql } from "./api.js";
+import { gql, gqlOne } from "./api.js";
 import { $, failed, fill, h, label, ready, showError, when, wireSignout } from "./dom.js";
 
 const CASE = `query($id: UUID!, $wait: Int) { case(id: $id, waitFor: $wait) { id accountId subject
@@ -46,13 +46,13 @@ function render(c) {
 }
 
 async function load(wait = null) {
-  const data = await gql(CASE, { id: caseId, wait });
-  if (!data.case) {
+  const found = await gqlOne(CASE, { id: caseId, wait }, "case");
+  if (!found) {
     $("#title").textContent = "Case not found";
     for (const form of document.querySelectorAll("form")) form.hidden = true;
     return false;
   }
-  render(data.case);
+  render(found);
   return true;
 }
 

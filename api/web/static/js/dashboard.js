@@ -23,7 +23,9 @@ let rows = [];
 let sortKey = "rank";
 let ascending = true;
 
+// Sort values besides the row's own fields; a grey score (too little data) sorts last.
 const valueOf = {
+  score: (r) => (r.confirmedBand === "GREY" ? null : r.score),
   arr: (r) => Number(r.arr.amount),
   revenueAtRisk: (r) => Number(r.revenueAtRisk.amount),
 };

@@ -1,4 +1,4 @@
-import { gql } from "./api.js";
+import { gql, gqlOne } from "./api.js";
 import { $, failed, fill, h, label, ready, showError, when, wireSignout } from "./dom.js";
 
 const CASE = `query($id: UUID!, $wait: Int) { case(id: $id, waitFor: $wait) { id subject status
@@ -24,7 +24,7 @@ function render(c) {
 
 async function main() {
   wireSignout();
-  const { case: found } = await gql(CASE, { id: caseId });
+  const found = await gqlOne(CASE, { id: caseId }, "case");
   if (!found) {
     $("#title").textContent = "Request not found";
     ready();
