@@ -111,7 +111,8 @@ def test_a_manager_finds_the_reddest_key_account_and_sees_its_drivers(
     sign_in(page, url, "/", "ann")
     response = page.request.get(url + "/")
     csp = response.headers["content-security-policy"]
-    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
     assert page.locator("#portfolio tbody tr").count() == len(entries)
     screenshot(page, "dashboard")
 
@@ -141,7 +142,8 @@ def test_a_manager_finds_the_reddest_key_account_and_sees_its_drivers(
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page must not scroll sideways on a phone"
     screenshot(phone.page, "dashboard-phone")
-    assert watched.errors == [] and phone.errors == []
+    assert watched.errors == []
+    assert phone.errors == []
 
 
 def test_an_agent_answers_a_telegram_message_from_the_case_page(
@@ -227,8 +229,8 @@ def test_a_client_files_a_request_and_cannot_reach_another_company(
     page.click("#chat button[type=submit]")
     page.locator("#room .text", has_text="Hello from the portal").wait_for()
     screenshot(page, "portal")
-    cases = api("""query($id: UUID!) { account(id: $id) { cases { nodes { subject channel } } } }""",
-                id=ours)["account"]["cases"]["nodes"]
+    cases = api("""query($id: UUID!) { account(id: $id) { cases { nodes { subject channel } } }
+        }""", id=ours)["account"]["cases"]["nodes"]
     assert {"subject": "Invoices show the wrong VAT", "channel": "PORTAL"} in cases
 
     # Staff pages send a client back to its portal; another company's request is not found.
