@@ -61,15 +61,15 @@ def _nav(viewer: Viewer) -> str:
 def render(page: str, title: str, viewer: Viewer | None, **ids: str) -> Response[str]:
     """The shell of `page` (templates/<page>.html inside the layout) with its module."""
     data = "".join(f' data-{escape(k.replace("_", "-"))}="{escape(v)}"' for k, v in ids.items())
-    signed_in = viewer is not None and viewer is not ANONYMOUS
+    who = nav = signout = role = ""
+    if viewer is not None and viewer is not ANONYMOUS:
+        role, nav = viewer.role.value, _nav(viewer)
+        signout = '<button type="button" id="signout" class="link">Sign out</button>'
+        # Staff are named by username; a client's subject is a contact id, not for show.
+        who = "" if viewer.role is Role.CLIENT else viewer.subject
     html = _LAYOUT.substitute(
-        title=escape(title), page=escape(page), data=data,
-        role=escape(viewer.role.value if signed_in and viewer else ""),
-        who=escape(viewer.subject if signed_in and viewer else ""),
-        nav=_nav(viewer) if signed_in and viewer else "",
-        signout="" if not signed_in else
-        '<button type="button" id="signout" class="link">Sign out</button>',
-        body=_template(f"{page}.html").substitute())
+        title=escape(title), page=escape(page), data=data, role=escape(role), who=escape(who),
+        nav=nav, signout=signout, body=_template(f"{page}.html").substitute())
     return Response(html, media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
 

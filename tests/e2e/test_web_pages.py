@@ -133,6 +133,10 @@ def test_a_manager_finds_the_reddest_key_account_and_sees_its_drivers(
     if any(d["evidence"] for d in drivers):  # the events behind them, with who and when
         assert page.locator("#drivers .evidence li").count() > 0
     assert page.inner_text("#title") == reddest["name"]
+    # The room is live: a message posted elsewhere appears without a reload.
+    api("""mutation($id: UUID!) { postToRoom(accountId: $id, text: "Call booked for Monday")
+        { notificationId } }""", id=reddest["accountId"])
+    page.locator("#room .text", has_text="Call booked for Monday").wait_for()
     screenshot(page, "account")
 
     phone = new_page(browser, phone=True)

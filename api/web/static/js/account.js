@@ -113,7 +113,7 @@ async function main() {
   renderSummary(account);
   renderCases(account.cases.nodes);
   renderFeedback(data.feedbackBoard.nodes);
-  await Promise.all([renderHealth(account), openRoom($("#room"), accountId, { showNotes: true })]);
+  await Promise.all([renderHealth(account), openRoom($("#room"), accountId, { staff: true })]);
   $("#post").addEventListener("submit", async (event) => {
     event.preventDefault();
     const text = $("#post-text");

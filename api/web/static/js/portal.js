@@ -68,7 +68,7 @@ async function main() {
   wireSignout();
   wireNewRequest();
   wireChat();
-  await Promise.all([renderRequests(), openRoom($("#room"), accountId, { showNotes: false })]);
+  await Promise.all([renderRequests(), openRoom($("#room"), accountId, { staff: false })]);
   ready();
 }
 

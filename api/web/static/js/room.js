@@ -12,27 +12,30 @@ const ROOM = `query($id: UUID!) { room(accountId: $id) { lastNotificationId
 
 const EVENTS = `subscription($id: UUID!, $after: Int) { roomEvents(accountId: $id, after: $after) { ${FIELDS} } }`;
 
-function item(m, { showNotes }) {
-  if (m.kind === "note" && !showNotes) return null;
+// Staff see every entry with its author; a client sees the messages (notes are the
+// manager's), its own side as "Your team" (authors there are contact ids) and ours as "Support".
+function item(m, { staff }) {
+  if (m.kind === "note" && !staff) return null;
   const who = m.direction === "inbound" ? "client" : m.direction === "note" ? "note" : "us";
+  const author = staff ? m.author : who === "client" ? "Your team" : "Support";
   return h("li", { class: `msg msg-${who}`, "data-id": m.id },
-    h("p", { class: "meta" }, `${m.author} · ${label(m.channel)} · ${when(m.occurredAt)}`,
+    h("p", { class: "meta" }, `${author} · ${label(m.channel)} · ${when(m.occurredAt)}`,
       m.edited ? " · edited" : "", m.delivery && m.delivery !== "delivered" ? ` · ${m.delivery}` : "",
       m.deliveryError ? ` (${m.deliveryError})` : ""),
     m.subject ? h("p", { class: "subject" }, m.subject) : null,
     h("p", { class: "text" }, m.text));
 }
 
-export async function openRoom(list, accountId, { showNotes }) {
+export async function openRoom(list, accountId, { staff }) {
   const data = await gql(ROOM, { id: accountId });
   let last = data.room.lastNotificationId;
   const nodes = data.room.messages.edges.map((e) => e.node);
-  fill(list, nodes.map((m) => item(m, { showNotes })));
+  fill(list, nodes.map((m) => item(m, { staff })));
   if (!nodes.length) list.append(h("li", { class: "empty" }, "No messages yet."));
   list.scrollTop = list.scrollHeight;
   const put = (m) => {
     last = Math.max(last, m.notificationId);
-    const fresh = item(m, { showNotes });
+    const fresh = item(m, { staff });
     const old = list.querySelector(`[data-id="${CSS.escape(m.id)}"]`);
     if (old && fresh) old.replaceWith(fresh);
     else if (old) old.remove();
