@@ -11,9 +11,12 @@ const KPIS = `query($from: Date!, $to: Date!) { kpis(from: $from, to: $to) { arr
   revenueWeightedHealth { value coverage } revenueWeightedCsat { value coverage }
   revenueWeightedSlaAttainment { value coverage }
   waterfall { period flows { new { amount } resurrection { amount } expansion { amount }
-    contraction { amount } churn { amount } } } }
-  alerts(status: [OPEN], first: 8) { nodes { id accountId kind day scoreBefore scoreAfter
-    bandBefore bandAfter drivers { name } } } }`;
+    contraction { amount } churn { amount } } } } }`;
+
+// Managers and admins handle alerts; the product role reads the portfolio without them.
+const ALERTS = `{ alerts(status: [OPEN], first: 8) { nodes { id accountId kind day scoreBefore
+  scoreAfter bandBefore bandAfter drivers { name } } } }`;
+const SEES_ALERTS = ["manager", "admin"].includes(document.body.dataset.role);
 
 const METRICS = `{ supportMetrics(period: MONTH) { periodStart opened resolved csat slaAttainment } }`;
 
@@ -82,7 +85,7 @@ function tile(title, value, note) {
     h("p", { class: "tile-value" }, value), note ? h("p", { class: "tile-note" }, note) : null);
 }
 
-function renderKpis(kpis, alerts, names) {
+function renderKpis(kpis) {
   const share = (b) => kpis.shareOfArrByBand.find((x) => x.band === b)?.share ?? 0;
   const coverage = (w) => (w.coverage === null ? null : `covers ${percent(w.coverage)} of ARR`);
   fill($("#tiles"),
@@ -108,6 +111,9 @@ function renderKpis(kpis, alerts, names) {
       { name: "Churn", cls: "c-red", value: -Number(step.flows.churn.amount) },
     ],
   })), { format: short, summary: "ARR gained and lost per month" });
+}
+
+function renderAlerts(alerts, names) {
   const list = $("#alerts");
   if (!alerts.length) {
     fill(list, h("li", {}, "No open alerts."));
@@ -146,11 +152,12 @@ async function main() {
   const to = new Date();
   const from = new Date(to.getTime() - 365 * 86400000);
   const period = { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
-  const kpis = Promise.all([gql(KPIS, period), portfolio]).then(([data, list]) => {
-    renderKpis(data.kpis, data.alerts.nodes, new Map(list.map((r) => [r.accountId, r.name])));
-  });
+  const kpis = gql(KPIS, period).then((data) => renderKpis(data.kpis));
+  const alerts = SEES_ALERTS ? Promise.all([gql(ALERTS), portfolio]).then(([data, list]) => {
+    renderAlerts(data.alerts.nodes, new Map(list.map((r) => [r.accountId, r.name])));
+  }) : Promise.resolve($("#alerts").closest("section").remove());
   const metrics = gql(METRICS).then((data) => renderMetrics(data.supportMetrics));
-  await Promise.all([portfolio, kpis, metrics]);
+  await Promise.all([portfolio, kpis, alerts, metrics]);
   ready();
 }
 
