@@ -268,3 +268,16 @@ def test_pages_without_a_session_send_people_to_sign_in(url: str, runtime: Runti
     page.locator("#signin-error", has_text="wrong username or password").wait_for()
     screenshot(page, "signin")
     assert page.url == url + "/signin?next=/"
+
+
+def test_the_product_role_reads_the_portfolio_without_alerts(
+        url: str, runtime: Runtime, browser: Browser) -> None:
+    runtime.desk.open_account(name="Initech", tier="vip", manager="Anna Berg", currency="EUR",
+                              actor="system:test")
+    add_user(runtime, "pia", "product", password=True)
+    watched = new_page(browser)
+    page = watched.page
+    sign_in(page, url, "/", "pia")
+    assert page.locator("#alerts").count() == 0
+    assert page.locator("#tiles .tile").count() == 5
+    assert watched.errors == []

@@ -1,6 +1,6 @@
 import { gql } from "./api.js";
 import { barChart, lineChart, shareBar } from "./charts.js";
-import { $, band, failed, fill, h, label, money, percent, ready, signed, wireSignout } from "./dom.js";
+import { $, band, compactMoney, failed, fill, h, label, money, percent, ready, signed, wireSignout } from "./dom.js";
 
 const PORTFOLIO = `{ portfolio(top: 200) { rank accountId name owner tier score band confirmedBand
   delta7 delta30 trend disagreement renewalOn arr { amount currency } revenueAtRisk { amount currency } } }`;
@@ -100,8 +100,7 @@ function renderKpis(kpis) {
   shareBar($("#chart-bands"), ["GREEN", "YELLOW", "RED", "GREY"].map((b) => ({
     name: label(b), cls: BAND_CLASS[b], value: share(b) })), {
     summary: "Share of key-account ARR by health band" });
-  const currency = kpis.arr.currency;
-  const short = (v) => new Intl.NumberFormat(undefined, { notation: "compact", style: "currency", currency }).format(v);
+  const short = (v) => compactMoney(v, kpis.arr.currency);
   barChart($("#chart-arr"), kpis.waterfall.map((step) => ({
     label: step.period,
     parts: [

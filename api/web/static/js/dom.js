@@ -29,12 +29,26 @@ export function fill(el, ...children) {
 
 export const $ = (selector) => document.querySelector(selector);
 
+// Formatters are costly to make (about a millisecond each): one per currency and style, kept.
+const formats = new Map();
+
+function format(key, make) {
+  let found = formats.get(key);
+  if (!found) formats.set(key, (found = make()));
+  return found;
+}
+
 export function money(m) {
   if (!m) return "–";
-  const amount = Number(m.amount);
-  return new Intl.NumberFormat(undefined, {
+  return format(`money:${m.currency}`, () => new Intl.NumberFormat(undefined, {
     style: "currency", currency: m.currency, maximumFractionDigits: 0,
-  }).format(amount);
+  })).format(Number(m.amount));
+}
+
+export function compactMoney(value, currency) {
+  return format(`compact:${currency}`, () => new Intl.NumberFormat(undefined, {
+    notation: "compact", style: "currency", currency,
+  })).format(value);
 }
 
 export function percent(x, digits = 0) {
@@ -48,11 +62,14 @@ export function signed(n) {
 
 export function when(iso) {
   if (!iso) return "–";
-  return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return format("when", () => new Intl.DateTimeFormat(undefined, {
+    dateStyle: "medium", timeStyle: "short" })).format(new Date(iso));
 }
 
 export function day(iso) {
-  return iso ? new Date(`${iso.slice(0, 10)}T00:00:00Z`).toLocaleDateString(undefined, { dateStyle: "medium", timeZone: "UTC" }) : "–";
+  if (!iso) return "–";
+  return format("day", () => new Intl.DateTimeFormat(undefined, {
+    dateStyle: "medium", timeZone: "UTC" })).format(new Date(`${iso.slice(0, 10)}T00:00:00Z`));
 }
 
 const BAND_LABELS = { GREEN: "Green", YELLOW: "Yellow", RED: "Red", GREY: "Grey (too little data)" };
