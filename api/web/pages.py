@@ -38,9 +38,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-_STAFF_NAV = (("/", "Portfolio", Role.MANAGER), ("/agent", "Queues", Role.AGENT))
-"""Links of the staff header, and the least role that may follow each (agents have no
-portfolio)."""
+PORTFOLIO_READERS = frozenset({Role.MANAGER, Role.ADMIN, Role.PRODUCT})
+"""The roles with `Action.READ_PORTFOLIO`; agents start at their queues."""
 
 
 def _template(name: str) -> Template:
@@ -53,9 +52,8 @@ _LAYOUT = _template("layout.html")
 def _nav(viewer: Viewer) -> str:
     if viewer.role is Role.CLIENT:
         return '<a href="/portal">Our requests</a>'
-    links = [(href, label) for href, label, least in _STAFF_NAV
-             if least is Role.AGENT or viewer.role is not Role.AGENT]
-    return "".join(f'<a href="{href}">{label}</a>' for href, label in links)
+    portfolio = '<a href="/">Portfolio</a>' if viewer.role in PORTFOLIO_READERS else ""
+    return f'{portfolio}<a href="/agent">Queues</a>'
 
 
 def render(page: str, title: str, viewer: Viewer | None, **ids: str) -> Response[str]:
@@ -78,15 +76,15 @@ def _to_signin(request: Request[Any, Any, Any]) -> Redirect:
                     headers=SECURITY_HEADERS)
 
 
-async def _staff(request: Request[Any, Any, Any],
-                 least: Role = Role.AGENT) -> Viewer | Redirect:
+async def _staff(request: Request[Any, Any, Any], *,
+                 portfolio: bool = False) -> Viewer | Redirect:
     """The staff viewer, or where to send the request instead."""
     viewer = await viewer_of_request(request)
     if viewer is ANONYMOUS:
         return _to_signin(request)
     if viewer.role is Role.CLIENT:
         return Redirect("/portal", headers=SECURITY_HEADERS)
-    if least is Role.MANAGER and viewer.role is Role.AGENT:
+    if portfolio and viewer.role not in PORTFOLIO_READERS:
         return Redirect("/agent", headers=SECURITY_HEADERS)
     return viewer
 
@@ -110,7 +108,7 @@ async def signin_page() -> Response[str]:
 
 @get("/", include_in_schema=False)
 async def dashboard_page(request: Request[Any, Any, Any]) -> Page:
-    viewer = await _staff(request, Role.MANAGER)
+    viewer = await _staff(request, portfolio=True)
     return viewer if isinstance(viewer, Redirect) else render("dashboard", "Portfolio", viewer)
 
 
