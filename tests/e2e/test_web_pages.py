@@ -233,9 +233,21 @@ def test_a_client_files_a_request_and_cannot_reach_another_company(
     page.click("#chat button[type=submit]")
     page.locator("#room .text", has_text="Hello from the portal").wait_for()
     screenshot(page, "portal")
-    cases = api("""query($id: UUID!) { account(id: $id) { cases { nodes { subject channel } } }
-        }""", id=ours)["account"]["cases"]["nodes"]
-    assert {"subject": "Invoices show the wrong VAT", "channel": "PORTAL"} in cases
+    cases = api("""query($id: UUID!) { account(id: $id) { cases { nodes { id subject channel }
+        } } }""", id=ours)["account"]["cases"]["nodes"]
+    filed = next(c for c in cases if c["subject"] == "Invoices show the wrong VAT")
+    assert filed["channel"] == "PORTAL"
+
+    # Once answered, the client rates it from the request's page.
+    api("""mutation($id: UUID!) { resolveCase(caseId: $id, resolution: "VAT fixed") {
+        notificationId } }""", id=filed["id"])
+    page.goto(f"{url}/portal/requests/{filed['id']}")
+    wait_ready(page)
+    page.check("#stars input[value='5']")
+    page.fill("#rate-comment", "Quick & kind")
+    page.click("#rate button[type=submit]")
+    page.locator("#facts", has_text="5 / 5 · Quick & kind").wait_for()
+    assert page.locator("#rate").is_hidden()
 
     # Staff pages send a client back to its portal; another company's request is not found.
     for path in ("/", f"/accounts/{theirs}", "/agent", f"/agent/cases/{foreign_case}"):
