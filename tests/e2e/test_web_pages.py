@@ -175,7 +175,13 @@ def test_an_agent_answers_a_telegram_message_from_the_case_page(
     sign_in(page, url, "/agent", "ada")
     row = page.locator("#queue tbody tr", has_text="Globex Energy")
     row.wait_for()
+    # The queue follows `queueChanged`: a new case shows up without a reload.
+    api("""mutation($id: UUID!) { openCase(input: {accountId: $id, channel: EMAIL,
+        subject: "Invoice copy please", text: "Could you resend March?"}) { caseId } }""",
+        id=account_id)
+    page.locator("#queue tbody a", has_text="Invoice copy please").wait_for()
     screenshot(page, "queues")
+    row = page.locator("#queue tbody tr", has_text="Our <b>export</b>")
     row.locator("th a").click()
     page.wait_for_url(lambda address: "/agent/cases/" in address)
     wait_ready(page)
