@@ -129,7 +129,7 @@ async def queues_page(request: Request[Any, Any, Any]) -> Page:
 async def case_page(request: Request[Any, Any, Any], case_id: FromPath[UUID]) -> Page:
     viewer = await _staff(request)
     return viewer if isinstance(viewer, Redirect) else render(
-        "case", "Case", viewer, case_id=str(case_id))
+        "case", "Case", viewer, case_id=str(case_id), staff=viewer.subject)
 
 
 @get("/portal", include_in_schema=False)

@@ -189,6 +189,9 @@ def test_an_agent_answers_a_telegram_message_from_the_case_page(
     assert page.locator("#thread .text", has_text=question).count() == 1
     assert page.locator("#thread b, #thread script").count() == 0
 
+    page.click("#assign")
+    page.locator("#facts dd", has_text="ada").wait_for()
+    assert page.locator("#assign").is_hidden()
     page.fill("#reply-text", "Fixed, please retry the export.")
     page.click("#reply button[type=submit]")
     page.locator("#thread .text", has_text="Fixed, please retry the export.").wait_for()

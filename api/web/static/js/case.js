@@ -13,6 +13,8 @@ const ESCALATE = `mutation($id: UUID!, $reason: String!, $department: String, $v
   escalateCase(caseId: $id, reason: $reason, department: $department, expectedVersion: $version) { notificationId } }`;
 const RESOLVE = `mutation($id: UUID!, $resolution: String!, $version: Int) {
   resolveCase(caseId: $id, resolution: $resolution, expectedVersion: $version) { notificationId } }`;
+const ASSIGN = `mutation($id: UUID!, $agent: String!, $version: Int) {
+  assignCase(caseId: $id, agent: $agent, expectedVersion: $version) { notificationId } }`;
 const FEEDBACK = `mutation($input: SubmitFeedbackInput!) { submitFeedback(input: $input) { notificationId feedbackId } }`;
 
 const CHANNELS = ["EMAIL", "TELEGRAM", "PORTAL", "WEB_CHAT", "PHONE"];
@@ -42,6 +44,7 @@ function render(c) {
     for (const ch of CHANNELS.filter((x) => x !== c.channel)) select.append(h("option", { value: ch }, label(ch)));
   }
   const open = c.status === "OPEN";
+  $("#assign").hidden = !open || c.assignee === document.body.dataset.staff;
   for (const form of ["#reply", "#escalate", "#resolve"]) $(form).querySelector("button").disabled = !open;
 }
 
@@ -49,7 +52,7 @@ async function load(wait = null) {
   const found = await gqlOne(CASE, { id: caseId, wait }, "case");
   if (!found) {
     $("#title").textContent = "Case not found";
-    for (const form of document.querySelectorAll("form")) form.hidden = true;
+    for (const form of document.querySelectorAll("form, #assign")) form.hidden = true;
     return false;
   }
   render(found);
@@ -85,6 +88,16 @@ async function main() {
     ready();
     return;
   }
+  $("#assign").addEventListener("click", async () => {
+    showError($("#action-error"), "");
+    try {
+      const { assignCase } = await gql(ASSIGN, { id: caseId, agent: document.body.dataset.staff, version: current.version });
+      await load(assignCase.notificationId);
+    } catch (e) {
+      showError($("#action-error"), e);
+      if (e.code === "VERSION_CONFLICT") await load();
+    }
+  });
   action("#reply", () => gql(REPLY, {
     id: caseId, text: $("#reply-text").value, channel: $("#reply-channel").value || null, version: current.version,
   }));
