@@ -20,6 +20,7 @@ from api.health import healthz, readyz
 from api.login import login, logout
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
+from api.web.pages import WEB_ROUTES
 from api.webhooks import jira_webhook
 from domain.application import RefusedChannelError
 from domain.users import UserDesk
@@ -93,7 +94,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
     )
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
-                        call_log, inbound_email, login, logout],
+                        call_log, inbound_email, login, logout, *WEB_ROUTES],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
