@@ -100,6 +100,7 @@ class Subscription:
         services = info.context.services
         key = str(account_id)
         authorize(info.context.viewer, Action.READ_CASES, account_id)
+        staff = info.context.viewer.account_id is None
         async with services.feed.listen(["rooms"]) as changes:
             if await services.read(services.accounts.get_many, [key]) == {}:
                 raise NotFoundError(f"account {account_id} not found")
@@ -107,14 +108,16 @@ class Subscription:
                 room = await services.read(services.rooms.room, key, "")
                 after = room["last_position"] if room else 0
             seen = after
-            for row in await services.read(services.rooms.messages_after, key, seen):
+            for row in await services.read(services.rooms.messages_after, key, seen, 500,
+                                           staff):
                 seen = max(seen, row["position"])
                 yield RoomMessage.from_row(row)
             async for change in changes:
                 mine = [c for c in change.changes if c.account_id == key]
                 if not mine:
                     continue
-                fresh = await services.read(services.rooms.messages_after, key, seen)
+                fresh = await services.read(services.rooms.messages_after, key, seen, 500,
+                                            staff)
                 changed = await services.read(services.rooms.get_many, sorted(
                     {c.aggregate_id for c in mine if c.topic.startswith("carelog:Interaction.")
                      and c.topic != "carelog:Interaction.Recorded"}))
@@ -123,7 +126,8 @@ class Subscription:
                     changed.pop(row["id"], None)
                     yield RoomMessage.from_row(row)
                 for row in changed.values():
-                    yield RoomMessage.from_row(row)
+                    if staff or row["kind"] == "message":
+                        yield RoomMessage.from_row(row)
 
 
 async def _queue(info: Info, line: int) -> QueueSummary:
