@@ -146,6 +146,14 @@ def test_a_manager_finds_the_reddest_key_account_and_sees_its_drivers(
     width = phone.page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "the page must not scroll sideways on a phone"
     screenshot(phone.page, "dashboard-phone")
+    # The dashboard is live: a churn notice given elsewhere turns that row red without a reload.
+    calm = next(e for e in entries if e["confirmedBand"] in ("GREEN", "YELLOW"))
+    row = phone.page.locator("#portfolio tbody tr").filter(
+        has=phone.page.locator("th a", has_text=calm["name"]))
+    assert "Red" not in row.locator(".band").inner_text()
+    api("""mutation($id: UUID!) { setRenewalRisk(accountId: $id, level: CHURN_NOTICE,
+        note: "budget cut") { notificationId } }""", id=calm["accountId"])
+    row.locator(".band", has_text="Red").wait_for(timeout=15_000)
     assert watched.errors == []
     assert phone.errors == []
 

@@ -1,8 +1,8 @@
-import { gql } from "./api.js";
+import { gql, subscribe } from "./api.js";
 import { barChart, lineChart, shareBar } from "./charts.js";
 import { $, band, compactMoney, failed, fill, h, label, money, percent, ready, signed, wireSignout } from "./dom.js";
 
-const PORTFOLIO = `{ portfolio(top: 200) { rank accountId name owner tier score band confirmedBand
+const PORTFOLIO = `query($w: Int) { portfolio(top: 200, waitFor: $w) { rank accountId name owner tier score band confirmedBand
   delta7 delta30 trend disagreement renewalOn arr { amount currency } revenueAtRisk { amount currency } } }`;
 
 const KPIS = `query($from: Date!, $to: Date!) { kpis(from: $from, to: $to) { arr { amount currency } revenueAtRisk90 { amount currency }
@@ -158,6 +158,23 @@ async function main() {
   const metrics = gql(METRICS).then((data) => renderMetrics(data.supportMetrics));
   await Promise.all([portfolio, kpis, alerts, metrics]);
   ready();
+  followChanges();
+}
+
+// Live: the server says when the portfolio's views moved (at most every few seconds); the
+// table is read again at that position, so it never shows less than what was announced.
+function followChanges() {
+  let first = true;
+  subscribe("subscription { portfolioChanged(seconds: 3) { position } }", {}, (data) => {
+    if (first) {
+      first = false;
+      return;
+    }
+    gql(PORTFOLIO, { w: data.portfolioChanged.position }).then((fresh) => {
+      rows = fresh.portfolio;
+      renderTable();
+    }).catch(failed);
+  });
 }
 
 main().catch(failed);
