@@ -17,6 +17,7 @@ from integrations.settings import Settings
 from projections.account_health import AccountHealthView
 from projections.accounts import AccountsView
 from projections.alerts_and_goals import AlertsAndGoalsView
+from projections.announcements import AnnouncementsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
 from projections.directory import DirectoryView
@@ -63,6 +64,7 @@ class Views:
         self.rooms = RoomsView(store)
         self.directory = DirectoryView(store)
         self.articles = KnowledgeBaseView(store)
+        self.announcements = AnnouncementsView(store)
 
 
 class Services:
@@ -84,6 +86,7 @@ class Services:
         self.rooms = self.live.rooms
         self.directory = self.live.directory
         self.articles = self.live.articles
+        self.announcements = self.live.announcements
         self.inbox = Inbox(desk, self.directory, self.cases)
         """Where every channel's client messages enter: one, so concurrent ones commit together."""
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),
