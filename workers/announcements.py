@@ -132,6 +132,8 @@ class AnnouncementReactor:
 
 
 def announcements_lease(settings: Settings) -> Lease:
+    # Not "carelog:announcements": that advisory lock is the projection's (see
+    # `ViewTransaction.lock_position`), and holding it would stop the view.
     if settings.database_url is not None:
-        return PostgresLease(settings.database_url, "carelog:announcements")
-    return FileLease(settings.data_dir / "announcements.lock")
+        return PostgresLease(settings.database_url, "carelog:announcement-fan-out")
+    return FileLease(settings.data_dir / "announcement-fan-out.lock")
