@@ -7,7 +7,7 @@ read answers exactly like a missing one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
@@ -172,7 +172,7 @@ class KnowledgeQuery:
         services = info.context.services
         await services.wait_for(wait_for)
         info.context.uses_clock = True
-        start = datetime.now(UTC) - timedelta(days=round(months * 30.44))
+        start = services.desk.clock.now() - timedelta(days=round(months * 30.44))
         counted = await services.read(services.support.top_topics, start, None, MAX_PAGE)
         covered = await services.read(services.articles.covered_topics)
         return [ArticleCandidate(topic=topic, opened=opened) for topic, opened in counted
