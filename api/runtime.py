@@ -116,8 +116,9 @@ class Runtime:
                 desk, services.health, services.alerts).round, interval),
             *([jira_worker] if jira_worker is not None else []),
             *([delivery_worker] if delivery_worker is not None else []),
+            # Clients should hear of an incident within seconds, not a reactor interval.
             PeriodicWorker("announcements", AnnouncementReactor(
-                desk, services.announcements, services.directory).round, interval,
+                desk, services.announcements, services.directory).round, 2.0,
                 lease=announcements_lease(settings)),
         ]
         return cls(settings, desk, store, runners, pool, services, reactors, jira, telegram,

@@ -176,13 +176,17 @@ class AnnouncementsView:
         self.store = store
 
     def page(self, audience: Audience, status: str | None, first: int,
-             after: str | None) -> Page:
-        """Announcements, the latest window first."""
+             after: str | None, case_id: str | None = None) -> Page:
+        """Announcements, the latest window first; with `case_id`, those linked to the case."""
         check_first(first)
         where, params = audience.where()
         if status is not None:
             where += " AND n.status = ?"
             params.append(status)
+        if case_id is not None:
+            where += (" AND n.id IN (SELECT announcement_id FROM announcement_cases "
+                      "WHERE case_id = ?)")
+            params.append(case_id)
         if after is not None:
             starts, ident = decode_cursor(after, _ORDER, 2)
             value = stamp(_moment(starts), self.store.dialect)

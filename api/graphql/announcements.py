@@ -113,18 +113,23 @@ async def audience(info: Info) -> Audience:
 
 @strawberry.type
 class AnnouncementQuery:
-    @strawberry.field(description="Announcements, the latest window first. A client sees the "
-                                  "current ones that affect its account.")
+    @strawberry.field(description="Announcements, the latest window first; with `caseId`, "
+                                  "those the case is linked to. A client sees the current "
+                                  "ones that affect its account.")
     async def announcements(self, info: Info, status: AnnouncementStatus | None = None,
-                            first: int = 20, after: str | None = None,
+                            case_id: UUID | None = None, first: int = 20,
+                            after: str | None = None,
                             wait_for: WaitFor = None) -> Connection[Announcement]:
         viewer = info.context.viewer
         authorize(viewer, Action.READ_KNOWLEDGE)
         services = info.context.services
         await services.wait_for(wait_for)
+        if case_id is not None and await info.context.cases.load(str(case_id)) is None:
+            raise NotFoundError(f"case {case_id} not found")
         view = services.announcements
         page = await services.read(view.page, await audience(info),
-                                   status.value if status else None, first, after)
+                                   status.value if status else None, first, after,
+                                   str(case_id) if case_id else None)
         edges = [Edge(node=Announcement.from_row(r, viewer.account_id),
                       cursor_of=partial(view.cursor, r)) for r in page.rows]
         return Connection(edges=edges, page_info=PageInfo(
