@@ -39,15 +39,25 @@ class AnnouncementDelivery:
     channel: Channel
     recipient: str = strawberry.field(description="The account (room), chat id or address.")
     interaction_id: UUID | None
+    state: str = strawberry.field(description="`failed` when nothing could be sent; for a room "
+                                              "post `delivered`; for Telegram and email the "
+                                              "message's own delivery: pending, sending, "
+                                              "delivered, retrying or failed.")
     error: str | None
     recorded_at: datetime
 
     @classmethod
-    def from_row(cls, r: dict[str, Any]) -> AnnouncementDelivery:
+    def from_row(cls, r: dict[str, Any], message: dict[str, Any] | None) -> AnnouncementDelivery:
+        state, error = "delivered", r["error"]
+        if error is not None:
+            state = "failed"
+        elif r["channel"] != Channel.ROOM.value:
+            state = (message or {}).get("delivery") or "pending"
+            error = (message or {}).get("delivery_error")
         return cls(revision=r["revision"], account_id=UUID(r["account_id"]),
                    channel=Channel(r["channel"]), recipient=r["recipient"],
                    interaction_id=UUID(r["interaction_id"]) if r["interaction_id"] else None,
-                   error=r["error"], recorded_at=r["recorded_at"])
+                   state=state, error=error, recorded_at=r["recorded_at"])
 
 
 @strawberry.type
@@ -90,9 +100,12 @@ class Announcement:
     async def deliveries(self, info: Info) -> list[AnnouncementDelivery]:
         services = info.context.services
         own = info.context.viewer.account_id
-        rows = await services.read(services.announcements.deliveries, str(self.id))
-        return [AnnouncementDelivery.from_row(r) for r in rows
+        rows = [r for r in await services.read(services.announcements.deliveries, str(self.id))
                 if own is None or r["account_id"] == str(own)]
+        messages = await services.read(services.rooms.get_many, sorted(
+            {r["interaction_id"] for r in rows if r["interaction_id"]}))
+        return [AnnouncementDelivery.from_row(r, messages.get(r["interaction_id"] or ""))
+                for r in rows]
 
     @strawberry.field(description="Cases opened about it (affected accounts, in the window).")
     async def linked_cases(self, info: Info) -> list[Case]:

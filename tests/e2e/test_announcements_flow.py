@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 PUBLISH = """mutation($input: AnnouncementInput!) { publishAnnouncement(kind: INCIDENT,
   input: $input) { announcementId notificationId } }"""
 ANNOUNCEMENTS = """query($wait: Int, $case: UUID) { announcements(waitFor: $wait, caseId: $case) {
-  nodes { id title status accountIds plans recipients deliveries { accountId channel recipient }
+  nodes { id title status accountIds plans recipients
+          deliveries { accountId channel recipient state }
           linkedCases { id subject } } } }"""
 ONE = """query($id: UUID!) { announcement(id: $id) { title } }"""
 ROOM = """query($id: UUID!, $wait: Int) { room(accountId: $id, waitFor: $wait) {
@@ -86,6 +87,10 @@ def test_an_incident_reaches_the_affected_rooms_and_no_one_elses(
         return {d["accountId"] for d in seen[0]["deliveries"]}
 
     assert until(lambda: delivered() == {str(world["alpha"]), str(world["charlie"])})
+    states = {(d["channel"], d["state"]) for d in staff(ANNOUNCEMENTS)["announcements"][
+        "nodes"][0]["deliveries"]}
+    # Alice's contact is mailed; with no SMTP configured here the mail waits, pending.
+    assert states == {("ROOM", "delivered"), ("EMAIL", "pending")}
 
     # Alice (affected) sees it, and only her own account among those named and delivered.
     alice = post_gql(client, ANNOUNCEMENTS, world["alice"])["data"]["announcements"]["nodes"]
