@@ -48,6 +48,10 @@ class Action(StrEnum):
     READ_FEEDBACK = "read_feedback"
     WORK_FEEDBACK = "work_feedback"
     READ_HISTORY = "read_history"
+    READ_KNOWLEDGE = "read_knowledge"
+    """The knowledge base and announcements, as far as the viewer may read them."""
+    WRITE_ARTICLES = "write_articles"
+    ANNOUNCE = "announce"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {
@@ -55,10 +59,12 @@ _RIGHTS: dict[Role, frozenset[Action]] = {
     Role.MANAGER: frozenset(Action),
     Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
                            Action.SUBMIT_REQUESTS, Action.READ_FEEDBACK,
-                           Action.WORK_FEEDBACK}),
+                           Action.WORK_FEEDBACK, Action.READ_KNOWLEDGE,
+                           Action.WRITE_ARTICLES, Action.ANNOUNCE}),
     Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.READ_PORTFOLIO,
-                             Action.READ_FEEDBACK}),
-    Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS}),
+                             Action.READ_FEEDBACK, Action.READ_KNOWLEDGE}),
+    Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS,
+                            Action.READ_KNOWLEDGE}),
 }
 
 

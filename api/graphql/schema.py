@@ -25,12 +25,14 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from api.graphql.announcements import AnnouncementMutation, AnnouncementQuery
 from api.graphql.answers import AnswerCache
 from api.graphql.care_mutations import CareMutation
 from api.graphql.context import CareContext, still_the_viewer
 from api.graphql.errors import ErrorCodes, log_unexpected
 from api.graphql.execution import CarelogExecutionContext
 from api.graphql.history import HistoryQuery
+from api.graphql.knowledge import KnowledgeMutation, KnowledgeQuery
 from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.rooms import RoomMutation, RoomQuery
@@ -103,8 +105,10 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     ]
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    mutation = merge_types("Mutation", (Mutation, CareMutation, RoomMutation))
-    query = merge_types("Query", (Query, RoomQuery, HistoryQuery))
+    mutation = merge_types("Mutation", (Mutation, CareMutation, RoomMutation,
+                                        KnowledgeMutation, AnnouncementMutation))
+    query = merge_types("Query", (Query, RoomQuery, HistoryQuery, KnowledgeQuery,
+                                  AnnouncementQuery))
     schema = CarelogSchema(query=query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
                            config=StrawberryConfig(auto_camel_case=True),

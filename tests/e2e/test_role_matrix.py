@@ -46,6 +46,11 @@ ALLOWED: dict[str, set[str]] = {
         "closeCase", "waitOnClient", "resumeCase", "changePriority", "logTouchpoint",
         "postToRoom", "routeStrayMessage", "dismissStrayMessage", "logCall", "submitFeedback",
         "supportFeedback", "mergeFeedback", "resyncFeedback"], WORK),
+    **dict.fromkeys([
+        "draftArticle", "publishArticle", "reviseArticle", "archiveArticle",
+        "publishAnnouncement", "updateAnnouncement", "resolveAnnouncement",
+        "answerLinkedCases"], WORK),
+    "voteArticle": READ,
     **dict.fromkeys(["openCase", "recordInteraction", "reopenCase", "rateCase", "recordNps",
                      "sendChatMessage"], SUBMIT),
     "markRoomRead": READ,
