@@ -310,3 +310,69 @@ def test_the_product_role_reads_the_portfolio_without_alerts(
     assert page.locator("#alerts").count() == 0
     assert page.locator("#tiles .tile").count() == 5
     assert watched.errors == []
+
+
+def test_a_client_finds_articles_and_sees_only_its_own_announcements(
+        url: str, runtime: Runtime, browser: Browser) -> None:
+    """The portal searches the knowledge base, suggests articles while a request is typed, and
+    shows the incident that affects the client's company, which reached its room, and not the
+    one that affects another company."""
+    add_user(runtime, "root", "admin")
+    api = Api(url, token_for(runtime, "root"))
+    ours = _open_account(api, "Initech")
+    theirs = _open_account(api, "Umbrella Corp")
+    for title, body, visibility in (
+            ("Resetting two-factor authentication", "Open Settings, then Security <b>now</b>.",
+             "PUBLIC"),
+            ("Two-factor internals for agents", "Staff only: the 2FA recovery runbook.",
+             "INTERNAL")):
+        drafted = api("""mutation($t: String!, $b: String!) { draftArticle(input: {title: $t,
+            body: $b, language: "en", topic: "login"}) { articleId } }""", t=title, b=body)
+        api("""mutation($id: UUID!, $v: Visibility!) { publishArticle(articleId: $id,
+            visibility: $v) { notificationId } }""", id=drafted["draftArticle"]["articleId"],
+            v=visibility)
+    start = START.isoformat()
+    for title, account in (("Checkout errors for Initech", ours),
+                           ("Umbrella's private outage", theirs)):
+        last = api("""mutation($t: String!, $a: UUID!, $s: DateTime!) { publishAnnouncement(
+            kind: INCIDENT, input: {title: $t, text: "We are on it.", startsAt: $s,
+            accountIds: [$a]}) { notificationId } }""", t=title, a=account, s=start)
+    add_user(runtime, "carl", "client", password=True, account_id=UUID(ours))
+
+    watched = new_page(browser)
+    page = watched.page
+    sign_in(page, url, "/portal", "carl")
+    page.locator("#announcements li", has_text="Checkout errors for Initech").wait_for()
+    assert "Umbrella" not in page.inner_text("#announcements")
+    # The reactor posted the incident into our room, and only ours.
+    page.locator("#room .text", has_text="We are on it.").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(500)
+    posted = api("""query($a: UUID!) { room(accountId: $a) { messages { edges { node { channel
+        text } } } } }""", a=ours)["room"]["messages"]["edges"]
+    # Once in the room, and once by mail to Carl (the room shows every channel).
+    assert sorted(e["node"]["channel"] for e in posted
+                  if e["node"]["text"].endswith("We are on it.")) == ["EMAIL", "ROOM"]
+    assert page.locator("#room .text", has_text="We are on it.").count() == 2
+
+    page.fill("#kb-query", "two-factor")
+    page.click("#kb-search button[type=submit]")
+    results = page.locator("#kb-results summary")
+    results.first.wait_for()
+    assert results.all_inner_texts() == ["Resetting two-factor authentication"]
+    results.first.click()
+    assert page.locator("#kb-results .article-body").inner_text() == (
+        "Open Settings, then Security <b>now</b>.")  # shown as text, never as HTML
+
+    page.fill("#subject", "Cannot reset two-factor authentication")
+    page.locator("#suggestions summary", has_text="Resetting two-factor").wait_for()
+    assert "internals" not in page.inner_text("#suggestions")
+    screenshot(page, "portal-knowledge-and-announcements")
+
+    rooms = Api(url, token_for(runtime, "root"))("""query($a: UUID!, $b: UUID!, $w: Int) {
+        a: room(accountId: $a, waitFor: $w) { messages { edges { node { text } } } }
+        b: room(accountId: $b) { messages { edges { node { text } } } } }""",
+                                                 a=ours, b=theirs,
+                                                 w=last["publishAnnouncement"]["notificationId"])
+    texts_b = [e["node"]["text"] for e in rooms["b"]["messages"]["edges"]]
+    assert not any("Initech" in t for t in texts_b)
+    assert watched.errors == []

@@ -8,7 +8,60 @@ const OPEN = `mutation($input: OpenCaseInput!) { openCase(input: $input) { caseI
 const SEND = `mutation($id: UUID!, $text: String!, $key: String!) {
   sendChatMessage(accountId: $id, text: $text, channel: PORTAL, clientMessageId: $key) { notificationId } }`;
 
+const ANNOUNCEMENTS = `{ announcements(first: 10) { nodes { id kind title text status startsAt endsAt } } }`;
+const SEARCH = `query($q: String!) { articles(query: $q, first: 8) { nodes { id title body } } }`;
+const SUGGEST = `query($text: String!) { suggestArticles(text: $text, first: 3) { id title body } }`;
+
 const { accountId, contactId } = document.body.dataset;
+
+async function renderAnnouncements() {
+  const { announcements } = await gql(ANNOUNCEMENTS);
+  const current = announcements.nodes;
+  $("#announcements-section").hidden = current.length === 0;
+  fill($("#announcements"), current.map((a) => h("li", { class: `notice notice-${a.kind.toLowerCase()}` },
+    h("strong", {}, `${a.kind === "INCIDENT" ? "Incident" : "Planned work"}: ${a.title}`),
+    h("span", { class: "sub" }, a.endsAt ? `${when(a.startsAt)} – ${when(a.endsAt)}` : `since ${when(a.startsAt)}`),
+    h("p", {}, a.text))));
+}
+
+// Articles as collapsible entries: the title opens the text (shown as text, never as HTML).
+function articleList(articles, empty) {
+  if (!articles.length) return empty ? h("p", { class: "status" }, empty) : "";
+  return h("ul", { class: "articles" }, ...articles.map((a) => h("li", {},
+    h("details", {}, h("summary", {}, a.title), h("p", { class: "article-body" }, a.body)))));
+}
+
+function wireKnowledgeBase() {
+  $("#kb-search").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const q = $("#kb-query").value.trim();
+    if (!q) return fill($("#kb-results"));
+    try {
+      const { articles } = await gql(SEARCH, { q });
+      fill($("#kb-results"), articleList(articles.nodes, "No article matches; file a request below."));
+    } catch (e) {
+      fill($("#kb-results"), h("p", { class: "error", role: "alert" }, e.message));
+    }
+  });
+  // Before a request is sent, articles that may already answer it (asked once typing pauses).
+  let timer;
+  const suggest = () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const text = `${$("#subject").value} ${$("#text").value}`.trim();
+      if (text.length < 4) return fill($("#suggestions"));
+      try {
+        const { suggestArticles } = await gql(SUGGEST, { text });
+        fill($("#suggestions"), suggestArticles.length
+          ? [h("p", { class: "sub" }, "These articles may answer it already:"), articleList(suggestArticles)] : "");
+      } catch {
+        fill($("#suggestions"));
+      }
+    }, 400);
+  };
+  $("#subject").addEventListener("input", suggest);
+  $("#text").addEventListener("input", suggest);
+}
 
 async function renderRequests(wait = null) {
   const { account } = await gql(REQUESTS, { id: accountId, wait });
@@ -68,7 +121,9 @@ async function main() {
   wireSignout();
   wireNewRequest();
   wireChat();
-  await Promise.all([renderRequests(), openRoom($("#room"), accountId, { staff: false })]);
+  wireKnowledgeBase();
+  await Promise.all([renderRequests(), renderAnnouncements(),
+    openRoom($("#room"), accountId, { staff: false })]);
   ready();
 }
 
