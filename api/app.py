@@ -6,18 +6,23 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
+from litestar.exceptions import SerializationException
+from litestar.status_codes import HTTP_400_BAD_REQUEST
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.authentication import Authenticator
 from api.channels import call_log, inbound_email, web_form
+from api.email_channel import smtp_sender
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
 from api.health import healthz, readyz
 from api.login import login, logout
+from api.portal import PortalRegistrations, confirm, register
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
 from api.webhooks import jira_webhook
@@ -48,6 +53,10 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         app.state.runtime = rt
         app.state.services = rt.services
         app.state.auth = Authenticator(UserDesk(rt.desk), settings)
+        app.state.portal = PortalRegistrations(
+            UserDesk(rt.desk), rt.services.directory,
+            smtp_sender(settings.email, rt.desk.clock) if settings.email.smtp_host else None,
+            settings, app.state.auth.passwords)
         async with AsyncExitStack() as stack:
             if runtime is None:  # ours to close, after everything else has stopped
                 stack.push_async_callback(asyncio.to_thread, rt.close)
@@ -93,10 +102,11 @@ def create_app(settings: Settings, *, run_workers: bool = True,
     )
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
-                        call_log, inbound_email, login, logout],
+                        call_log, inbound_email, login, logout, register, confirm],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
+        exception_handlers={SerializationException: _unreadable_body},
     )
     app.state.schema = schema
     return app
@@ -116,6 +126,12 @@ def _mail_handler(rt: Runtime) -> Callable[[bytes], None]:
             rt.services.after_write()
 
     return on_mail
+
+
+def _unreadable_body(request: Request[Any, Any, Any],
+                     error: SerializationException) -> Response[dict[str, str]]:
+    """A body that is not JSON (or not UTF-8), on any route: 400 before anything is recorded."""
+    return Response({"error": "the body is not valid JSON"}, status_code=HTTP_400_BAD_REQUEST)
 
 
 def _no_docs(config: AppConfig) -> AppConfig:

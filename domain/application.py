@@ -509,6 +509,20 @@ class CareDesk(Application[UUID]):
         return self._update(Account, account_id, None,
                             lambda a: a.set_email_domains(domains, at, actor))
 
+    def grant_portal_access(self, *, account_id: UUID, self_registration: bool, actor: str,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        """The account's contacts get the portal whatever the plan (and, with
+        `self_registration`, anyone at its email domains may sign up)."""
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.grant_portal_access(self_registration, at, actor))
+
+    def revoke_portal_access(self, *, account_id: UUID, reason: str, actor: str,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.revoke_portal_access(reason, at, actor))
+
     def issue_link_code(self, *, account_id: UUID, actor: str, channel: str = "telegram",
                         contact_id: UUID | None = None,
                         occurred_at: datetime | None = None) -> CommandResult:
