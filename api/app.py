@@ -25,6 +25,7 @@ from api.login import login, logout
 from api.portal import PortalRegistrations, confirm, register
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
+from api.token_use import TokenUse
 from api.webhooks import jira_webhook
 from domain.application import RefusedChannelError
 from domain.users import UserDesk
@@ -52,7 +53,8 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         rt = runtime if runtime is not None else await asyncio.to_thread(Runtime.open, settings)
         app.state.runtime = rt
         app.state.services = rt.services
-        app.state.auth = Authenticator(UserDesk(rt.desk), settings)
+        app.state.auth = Authenticator(UserDesk(rt.desk), settings,
+                                       uses=TokenUse(rt.store, rt.desk.clock.now))
         app.state.portal = PortalRegistrations(
             UserDesk(rt.desk), rt.services.directory,
             smtp_sender(settings.email, rt.desk.clock) if settings.email.smtp_host else None,

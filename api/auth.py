@@ -48,11 +48,12 @@ class Action(StrEnum):
     READ_FEEDBACK = "read_feedback"
     WORK_FEEDBACK = "work_feedback"
     READ_HISTORY = "read_history"
+    MANAGE_USERS = "manage_users"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.MANAGER: frozenset(Action),
+    Role.MANAGER: frozenset(Action) - {Action.MANAGE_USERS},
     Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
                            Action.SUBMIT_REQUESTS, Action.READ_FEEDBACK,
                            Action.WORK_FEEDBACK}),

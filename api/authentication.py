@@ -29,6 +29,7 @@ from api.auth import (
     Role,
     Viewer,
 )
+from api.token_use import TokenUse
 from domain.errors import NotFoundError
 from domain.user import Credential, CredentialKind, User, UserRole
 from domain.users import UserDesk
@@ -104,8 +105,10 @@ class Authenticator:
     """Turns a request's credential into a Viewer; logs people in and out."""
 
     def __init__(self, users: UserDesk, settings: Settings,
-                 passwords: Passwords | None = None) -> None:
+                 passwords: Passwords | None = None, uses: TokenUse | None = None) -> None:
         self.users = users
+        self.uses = uses
+        """Where a token's last use is noted (see `api.token_use`); None: nowhere."""
         self.settings = settings
         self.passwords = passwords or Passwords()
         self.session_lifetime = timedelta(minutes=settings.session_minutes)
@@ -153,6 +156,8 @@ class Authenticator:
             assert secret is not None
             viewer, expires_at = self._by_credential(secret, kind)
             key = ("t" if bearer is not None else "s") + digest(secret)
+            if self.uses is not None and bearer is not None and viewer is not ANONYMOUS:
+                self.uses.used(str(Credential.id_for(digest(secret))))
             with self._lock:
                 if viewer is ANONYMOUS:
                     self._checked.pop(key, None)

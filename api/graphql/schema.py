@@ -35,6 +35,7 @@ from api.graphql.mutations import Mutation
 from api.graphql.queries import Query
 from api.graphql.rooms import RoomMutation, RoomQuery
 from api.graphql.subscriptions import Subscription
+from api.graphql.users import UserQuery
 
 
 class CarelogSchema(Schema):
@@ -104,7 +105,7 @@ def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     if production:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     mutation = merge_types("Mutation", (Mutation, CareMutation, RoomMutation))
-    query = merge_types("Query", (Query, RoomQuery, HistoryQuery))
+    query = merge_types("Query", (Query, RoomQuery, HistoryQuery, UserQuery))
     schema = CarelogSchema(query=query, mutation=mutation, subscription=Subscription,
                            extensions=extensions,
                            config=StrawberryConfig(auto_camel_case=True),
