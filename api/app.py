@@ -20,6 +20,7 @@ from api.channels import call_log, inbound_email, web_form
 from api.email_channel import smtp_sender
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
+from api.graphql.websocket import INIT_TIMEOUT, MAX_SUBSCRIPTIONS, CarelogTransportWs
 from api.health import healthz, readyz
 from api.login import login, logout
 from api.portal import PortalRegistrations, confirm, register
@@ -101,7 +102,10 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         allow_queries_via_get=False,
         context_getter=context_getter,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        connection_init_wait_timeout=INIT_TIMEOUT,
     )
+    graphql.graphql_transport_ws_handler_class = CarelogTransportWs
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
                         call_log, inbound_email, login, logout, register, confirm],

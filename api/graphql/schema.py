@@ -52,10 +52,15 @@ class CarelogSchema(Schema):
                       operation_name: str | None = None,
                       allowed_operation_types: Iterable[OperationType] | None = None,
                       operation_extensions: dict[str, Any] | None = None) -> ExecutionResult:
+        # Over HTTP (the only caller of `execute`; websockets `stream`) a subscription is
+        # refused with 400: it would run outside the websocket's per-event session check.
+        allowed = frozenset(allowed_operation_types or OperationType) - {
+            OperationType.SUBSCRIPTION}
+
         def run() -> Awaitable[ExecutionResult]:
             return super(CarelogSchema, self).execute(
                 query, variable_values, context_value, root_value, operation_name,
-                allowed_operation_types, operation_extensions)
+                allowed, operation_extensions)
 
         if self.answers is None:
             return await run()
@@ -84,6 +89,7 @@ async def _while_authenticated(source: StreamResult,
     async with aclosing(source):
         async for result in source:
             if not await still_the_viewer(context):
+                context.session_ended = True
                 yield ExecutionResult(data=None, errors=[GraphQLError(
                     "the session has ended; sign in again",
                     extensions={"code": "UNAUTHENTICATED"})])
