@@ -100,7 +100,7 @@ async def _while_authenticated(source: StreamResult,
 def build_schema(*, production: bool, answers: int = 0) -> CarelogSchema:
     """The schema; `answers` is how many answers to plain queries to keep (0: none)."""
     extensions: list[Callable[[], SchemaExtension]] = [
-        ErrorCodes,
+        partial(ErrorCodes, production=production),
         partial(QueryDepthLimiter, max_depth=10),
         partial(MaxTokensLimiter, max_token_count=2000),
         partial(MaxAliasesLimiter, max_alias_count=15),
