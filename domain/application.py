@@ -849,6 +849,9 @@ class CareDesk(Application[UUID]):
                    "outcome": clean_name(outcome, "call outcome", 40),
                    "ivr_choice": clean_name(ivr_choice, "IVR choice", 40) if ivr_choice else None}
         text = clean_text(notes)
+        if case_id is not None and self._get(Case, case_id).account_id != account_id:
+            # Named explicitly, another company's case is refused, never quietly replaced.
+            raise NotFoundError(f"case {case_id} not found")
         if direction == Direction.INBOUND.value:
             message = InboundMessage(
                 channel=Channel.PHONE.value, external_id=call_id or str(uuid4()),
@@ -865,8 +868,6 @@ class CareDesk(Application[UUID]):
                 return self._redelivered(call.id)
             interaction = call.record(None, agent or actor, at, actor)
             return self._save_new(interaction, {"interactionId": interaction.id})
-        if self._get(Case, case_id).account_id != account_id:
-            raise NotFoundError(f"case {case_id} not found")
         return self.reply_to_case(case_id=case_id, text=text, agent=agent or actor, actor=actor,
                                   channel=Channel.PHONE.value, external_message_id=call_id,
                                   occurred_at=at, details=details)
