@@ -56,6 +56,8 @@ class CarelogSchema(Schema):
         # refused with 400: it would run outside the websocket's per-event session check.
         allowed = frozenset(allowed_operation_types or OperationType) - {
             OperationType.SUBSCRIPTION}
+        if _has_nul(query) or _has_nul(variable_values):
+            return ExecutionResult(data=None, errors=[_NUL_REFUSED])
 
         def run() -> Awaitable[ExecutionResult]:
             return super(CarelogSchema, self).execute(
@@ -76,12 +78,34 @@ class CarelogSchema(Schema):
                      ) -> StreamResult:
         """Each event of a subscription is sent only while its viewer still holds: a revoked
         or expired session, a disabled user, ends the subscription with UNAUTHENTICATED."""
+        if _has_nul(query) or _has_nul(variable_values):
+            return _refused_nul()
         source = await super().stream(query, variable_values, context_value, root_value,
                                       operation_name, operation_extensions,
                                       allowed_operation_types)
         if not isinstance(context_value, CareContext) or context_value.credential is None:
             return source
         return _while_authenticated(source, context_value)
+
+
+_NUL_REFUSED = GraphQLError("text must not contain NUL (\\u0000) characters",
+                            extensions={"code": "INVALID_INPUT"})
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a document or its variables hold a NUL character (raw or `\\u0000`), which
+    PostgreSQL text refuses: refused up front, it can reach neither a query nor a view."""
+    if isinstance(value, str):
+        return "\x00" in value or "\\u0000" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+async def _refused_nul() -> AsyncGenerator[Any, None]:
+    yield ExecutionResult(data=None, errors=[_NUL_REFUSED])
 
 
 async def _while_authenticated(source: StreamResult,
