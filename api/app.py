@@ -112,7 +112,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
-        exception_handlers={SerializationException: _unreadable_body},
+        exception_handlers=dict.fromkeys(_UNREADABLE, _unreadable_body),
     )
     app.state.schema = schema
     return app
@@ -134,10 +134,20 @@ def _mail_handler(rt: Runtime) -> Callable[[bytes], None]:
     return on_mail
 
 
+_UNREADABLE: dict[type[Exception], str] = {
+    SerializationException: "the body is not valid JSON",
+    UnicodeDecodeError: "the body is not valid UTF-8",
+    RecursionError: "the body is nested too deeply",
+}
+"""What parsing an untrusted body raises (Litestar's msgspec, strawberry's and the webhooks'
+json.loads), before any command runs."""
+
+
 def _unreadable_body(request: Request[Any, Any, Any],
-                     error: SerializationException) -> Response[dict[str, str]]:
-    """A body that is not JSON (or not UTF-8), on any route: 400 before anything is recorded."""
-    return Response({"error": "the body is not valid JSON"}, status_code=HTTP_400_BAD_REQUEST)
+                     error: Exception) -> Response[dict[str, str]]:
+    """A body that cannot be read as JSON, on any route: 400, and nothing is recorded."""
+    message = next(m for kind, m in _UNREADABLE.items() if isinstance(error, kind))
+    return Response({"error": message}, status_code=HTTP_400_BAD_REQUEST)
 
 
 def _no_docs(config: AppConfig) -> AppConfig:
