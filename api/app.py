@@ -27,6 +27,7 @@ from api.portal import PortalRegistrations, confirm, register
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
 from api.token_use import TokenUse
+from api.web.pages import WEB_ROUTES
 from api.webhooks import jira_webhook
 from domain.application import RefusedChannelError
 from domain.users import UserDesk
@@ -108,7 +109,8 @@ def create_app(settings: Settings, *, run_workers: bool = True,
     graphql.graphql_transport_ws_handler_class = CarelogTransportWs
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
-                        call_log, inbound_email, login, logout, register, confirm],
+                        call_log, inbound_email, login, logout, register, confirm,
+                        *WEB_ROUTES],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
