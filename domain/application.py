@@ -514,6 +514,20 @@ class CareDesk(Application[UUID]):
         return self._update(Account, account_id, None,
                             lambda a: a.set_email_domains(domains, at, actor))
 
+    def grant_portal_access(self, *, account_id: UUID, self_registration: bool, actor: str,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        """The account's contacts get the portal whatever the plan (and, with
+        `self_registration`, anyone at its email domains may sign up)."""
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.grant_portal_access(self_registration, at, actor))
+
+    def revoke_portal_access(self, *, account_id: UUID, reason: str, actor: str,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.revoke_portal_access(reason, at, actor))
+
     def issue_link_code(self, *, account_id: UUID, actor: str, channel: str = "telegram",
                         contact_id: UUID | None = None,
                         occurred_at: datetime | None = None) -> CommandResult:
@@ -840,6 +854,9 @@ class CareDesk(Application[UUID]):
                    "outcome": clean_name(outcome, "call outcome", 40),
                    "ivr_choice": clean_name(ivr_choice, "IVR choice", 40) if ivr_choice else None}
         text = clean_text(notes)
+        if case_id is not None and self._get(Case, case_id).account_id != account_id:
+            # Named explicitly, another company's case is refused, never quietly replaced.
+            raise NotFoundError(f"case {case_id} not found")
         if direction == Direction.INBOUND.value:
             message = InboundMessage(
                 channel=Channel.PHONE.value, external_id=call_id or str(uuid4()),
@@ -856,8 +873,6 @@ class CareDesk(Application[UUID]):
                 return self._redelivered(call.id)
             interaction = call.record(None, agent or actor, at, actor)
             return self._save_new(interaction, {"interactionId": interaction.id})
-        if self._get(Case, case_id).account_id != account_id:
-            raise NotFoundError(f"case {case_id} not found")
         return self.reply_to_case(case_id=case_id, text=text, agent=agent or actor, actor=actor,
                                   channel=Channel.PHONE.value, external_message_id=call_id,
                                   occurred_at=at, details=details)
