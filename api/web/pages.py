@@ -106,6 +106,17 @@ async def signin_page() -> Response[str]:
     return render("signin", "Sign in", None)
 
 
+@get("/portal/register", include_in_schema=False)
+async def register_page() -> Response[str]:
+    return render("register", "Register", None)
+
+
+@get("/portal/confirm", include_in_schema=False)
+async def confirm_page() -> Response[str]:
+    """Where the registration mail's link lands; its token stays after `#`."""
+    return render("confirm", "Confirm", None)
+
+
 @get("/", include_in_schema=False)
 async def dashboard_page(request: Request[Any, Any, Any]) -> Page:
     viewer = await _staff(request, portfolio=True)
@@ -157,5 +168,5 @@ static_files = create_static_files_router(path="/static", directories=[STATIC],
                                           after_request=_static_headers)
 
 WEB_ROUTES: list[ControllerRouterHandler] = [
-    signin_page, dashboard_page, account_page, queues_page, case_page, portal_page,
-    request_page, static_files]
+    signin_page, register_page, confirm_page, dashboard_page, account_page, queues_page,
+    case_page, portal_page, request_page, static_files]

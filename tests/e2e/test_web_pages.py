@@ -5,6 +5,8 @@ Screenshots of the main pages are saved (see tests/browser.py)."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -18,7 +20,7 @@ from api.app import create_app
 from api.demo import DemoGenerator
 from api.runtime import Runtime
 from integrations.clock import FakeClock
-from integrations.settings import Settings
+from integrations.settings import EmailSettings, Settings
 from integrations.telegram.webhook import SECRET_HEADER
 from tests.browser import chromium, new_page, screenshot, wait_ready
 from tests.conftest import START
@@ -33,6 +35,7 @@ from tests.e2e.test_telegram_flow import (
 )
 from tests.e2e.users import PASSWORD, add_user, token_for
 from tests.live import live_server
+from tests.smtp_server import SmtpTestServer, smtp_server
 from tests.telegram_server import BotApiStub, bot_api_stub
 
 pytestmark = pytest.mark.e2e
@@ -55,8 +58,16 @@ def stub() -> Iterator[BotApiStub]:
 
 
 @pytest.fixture
-def settings(backend: str, make_settings: Callable[..., Settings], stub: BotApiStub) -> Settings:
-    return make_settings(backend, telegram=telegram_settings(stub))
+def mail() -> Iterator[tuple[SmtpTestServer, int]]:
+    with smtp_server() as running:
+        yield running
+
+
+@pytest.fixture
+def settings(backend: str, make_settings: Callable[..., Settings], stub: BotApiStub,
+             mail: tuple[SmtpTestServer, int]) -> Settings:
+    return make_settings(backend, telegram=telegram_settings(stub), email=EmailSettings(
+        smtp_host="127.0.0.1", smtp_port=mail[1], smtp_security="none"))
 
 
 @pytest.fixture
@@ -227,8 +238,9 @@ def _open_account(api: Api, name: str) -> str:
         manager: "Anna Berg"}) { accountId } }""", name=name)["openAccount"]["accountId"])
 
 
-def test_a_client_files_a_request_and_cannot_reach_another_company(
-        url: str, runtime: Runtime, browser: Browser) -> None:
+def test_a_client_registers_files_a_request_and_cannot_reach_another_company(
+        url: str, runtime: Runtime, browser: Browser, mail: tuple[SmtpTestServer, int]) -> None:
+    smtp = mail[0]
     add_user(runtime, "root", "admin")
     api = Api(url, token_for(runtime, "root"))
     ours = _open_account(api, "Initech")
@@ -236,11 +248,39 @@ def test_a_client_files_a_request_and_cannot_reach_another_company(
     foreign_case = api("""mutation($id: UUID!) { openCase(input: {accountId: $id, channel: EMAIL,
         subject: "Umbrella's secret outage", text: "confidential"}) { caseId } }""",
                        id=theirs)["openCase"]["caseId"]
-    add_user(runtime, "carl", "client", password=True, account_id=UUID(ours))
+    api("""mutation($id: UUID!) { setEmailDomains(accountId: $id, domains: ["initech.example"])
+        { notificationId } }""", id=ours)
+    granted = api("""mutation($id: UUID!) { grantPortalAccess(accountId: $id,
+        selfRegistration: true) { notificationId } }""", id=ours)
+    api("query($w: Int) { queues(waitFor: $w) { line } }",
+        w=granted["grantPortalAccess"]["notificationId"])
 
+    # Carl registers with his work address, gets the link by mail and chooses a password.
     watched = new_page(browser)
     page = watched.page
-    sign_in(page, url, "/portal", "carl")
+    page.goto(url + "/signin")
+    wait_ready(page)
+    page.click("text=Register for the portal")
+    page.wait_for_url(url + "/portal/register")
+    wait_ready(page)
+    page.fill("#name", "Carl Client")
+    page.fill("#email", "carl@initech.example")
+    page.click("#register button[type=submit]")
+    page.locator("#register-status", has_text="link to confirm it").wait_for()
+    deadline = time.monotonic() + 15
+    while not smtp.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (received,) = smtp.received
+    link = re.search(r"/portal/confirm#token=(\S+)", received.parsed().get_content())
+    assert link, received.parsed().get_content()
+    page.goto(f"{url}/portal/confirm#token={link.group(1)}")
+    wait_ready(page)
+    assert "token" not in page.url  # the token leaves the address bar at once
+    page.fill("#password", PASSWORD)
+    page.fill("#repeat", PASSWORD)
+    page.click("#confirm button[type=submit]")
+    page.wait_for_url(url + "/portal")
+    wait_ready(page)
     assert page.inner_text("#title") == "Initech: requests"
     page.fill("#subject", "Invoices show the wrong VAT")
     page.fill("#text", "Since March our invoices show 19 % instead of 7 %.")
