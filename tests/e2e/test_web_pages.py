@@ -189,6 +189,12 @@ def test_an_agent_answers_a_telegram_message_from_the_case_page(
     assert httpx.post(f"{url}/webhooks/telegram", json=message(2, 2, question, T0 + 120),
                       headers=hook).status_code == 200
 
+    drafted = api("""mutation { draftArticle(input: {title: "Restarting a stopped export",
+        body: "Open Exports and press Retry on the stopped export.", language: "en",
+        topic: "export"}) { articleId } }""")["draftArticle"]["articleId"]
+    api("""mutation($id: UUID!) { publishArticle(articleId: $id, visibility: PUBLIC) {
+        notificationId } }""", id=drafted)
+
     watched = new_page(browser)
     page = watched.page
     sign_in(page, url, "/agent", "ada")
@@ -207,6 +213,11 @@ def test_an_agent_answers_a_telegram_message_from_the_case_page(
     # The client's text is shown as it was sent: as text, never as markup.
     assert page.locator("#thread .text", has_text=question).count() == 1
     assert page.locator("#thread b, #thread script").count() == 0
+    # The knowledge base suggests the article on exports; one click puts it into the reply.
+    suggested = page.locator("#suggested summary", has_text="Restarting a stopped export")
+    suggested.click()
+    page.click("#suggested button:has-text('Use in reply')")
+    assert page.input_value("#reply-text") == "Open Exports and press Retry on the stopped export."
 
     page.click("#assign")
     page.locator("#facts dd", has_text="ada").wait_for()

@@ -17,6 +17,9 @@ const ASSIGN = `mutation($id: UUID!, $agent: String!, $version: Int) {
   assignCase(caseId: $id, agent: $agent, expectedVersion: $version) { notificationId } }`;
 const FEEDBACK = `mutation($input: SubmitFeedbackInput!) { submitFeedback(input: $input) { notificationId feedbackId } }`;
 
+const HELP = `query($id: UUID!) { suggestedArticles(caseId: $id, first: 5) { id title body }
+  announcements(caseId: $id, first: 5) { nodes { id kind title text status } } }`;
+
 const CHANNELS = ["EMAIL", "TELEGRAM", "PORTAL", "WEB_CHAT", "PHONE"];
 const caseId = document.body.dataset.caseId;
 let current = null;
@@ -82,12 +85,31 @@ function action(selector, run) {
   });
 }
 
+// What may answer the case already: published articles (one click puts an article's text into
+// the reply) and the incidents or planned work the case is linked to.
+async function renderHelp() {
+  const { suggestedArticles, announcements } = await gql(HELP, { id: caseId });
+  fill($("#suggested"), suggestedArticles.length ? h("ul", { class: "articles" }, ...suggestedArticles.map((a) =>
+    h("li", {}, h("details", {}, h("summary", {}, a.title), h("p", { class: "article-body" }, a.body),
+      h("button", { type: "button", class: "link", onclick: () => {
+        const reply = $("#reply-text");
+        reply.value = reply.value ? `${reply.value}\n\n${a.body}` : a.body;
+        reply.focus();
+      } }, "Use in reply")))))
+    : h("p", { class: "status" }, "No published article matches this case."));
+  $("#linked-section").hidden = announcements.nodes.length === 0;
+  fill($("#linked"), announcements.nodes.map((a) => h("li", { class: `notice notice-${a.kind.toLowerCase()}` },
+    h("strong", {}, `${a.kind === "INCIDENT" ? "Incident" : "Planned work"}: ${a.title}`),
+    h("span", { class: "sub" }, label(a.status)), h("p", {}, a.text))));
+}
+
 async function main() {
   wireSignout();
   if (!(await load())) {
     ready();
     return;
   }
+  await renderHelp();
   $("#assign").addEventListener("click", async () => {
     showError($("#action-error"), "");
     try {
