@@ -53,7 +53,8 @@ def _nav(viewer: Viewer) -> str:
     if viewer.role is Role.CLIENT:
         return '<a href="/portal">Our requests</a>'
     portfolio = '<a href="/">Portfolio</a>' if viewer.role in PORTFOLIO_READERS else ""
-    return f'{portfolio}<a href="/agent">Queues</a>'
+    return (f'{portfolio}<a href="/agent">Queues</a><a href="/knowledge">Knowledge base</a>'
+            '<a href="/announcements">Announcements</a>')
 
 
 def render(page: str, title: str, viewer: Viewer | None, **ids: str) -> Response[str]:
@@ -143,6 +144,20 @@ async def case_page(request: Request[Any, Any, Any], case_id: FromPath[UUID]) ->
         "case", "Case", viewer, case_id=str(case_id), staff=viewer.subject)
 
 
+@get("/knowledge", include_in_schema=False)
+async def knowledge_page(request: Request[Any, Any, Any]) -> Page:
+    viewer = await _staff(request)
+    return viewer if isinstance(viewer, Redirect) else render(
+        "knowledge", "Knowledge base", viewer)
+
+
+@get("/announcements", include_in_schema=False)
+async def announcements_page(request: Request[Any, Any, Any]) -> Page:
+    viewer = await _staff(request)
+    return viewer if isinstance(viewer, Redirect) else render(
+        "announcements", "Announcements", viewer)
+
+
 @get("/portal", include_in_schema=False)
 async def portal_page(request: Request[Any, Any, Any]) -> Page:
     viewer = await _client(request)
@@ -169,4 +184,4 @@ static_files = create_static_files_router(path="/static", directories=[STATIC],
 
 WEB_ROUTES: list[ControllerRouterHandler] = [
     signin_page, register_page, confirm_page, dashboard_page, account_page, queues_page,
-    case_page, portal_page, request_page, static_files]
+    case_page, knowledge_page, announcements_page, portal_page, request_page, static_files]

@@ -427,3 +427,52 @@ def test_a_client_finds_articles_and_sees_only_its_own_announcements(
     texts_b = [e["node"]["text"] for e in rooms["b"]["messages"]["edges"]]
     assert not any("Initech" in t for t in texts_b)
     assert watched.errors == []
+
+
+def test_staff_write_articles_and_announce_planned_work_to_the_affected_plans(
+        url: str, runtime: Runtime, browser: Browser) -> None:
+    add_user(runtime, "mia", "manager", password=True)
+    api = Api(url, token_for(runtime, "mia"))
+    vip = _open_account(api, "Initech")
+    standard = str(api("""mutation { openAccount(input: {name: "Small Shop", tier: STANDARD,
+        manager: "Anna Berg"}) { accountId } }""")["openAccount"]["accountId"])
+
+    watched = new_page(browser)
+    page = watched.page
+    sign_in(page, url, "/knowledge", "mia")
+    page.fill("#draft-title", "Exporting invoices to CSV")
+    page.fill("#draft-body", "Invoices, then Export, then CSV.")
+    page.fill("#draft-topic", "billing")
+    page.click("#draft button[type=submit]")
+    row = page.locator("#articles tbody tr", has_text="Exporting invoices to CSV")
+    row.locator("td", has_text="Draft").wait_for()
+    row.locator("button", has_text="Publish for clients").click()
+    row.locator("td", has_text="Published").wait_for()
+    assert "Public" in row.inner_text()
+    page.fill("#kb-query", "invoices csv")
+    page.click("#kb-search button[type=submit]")
+    page.locator("#articles tbody th", has_text="Exporting invoices").wait_for()
+    screenshot(page, "knowledge")
+
+    page.click("nav >> text=Announcements")
+    page.wait_for_url(url + "/announcements")
+    wait_ready(page)
+    page.select_option("#kind", "MAINTENANCE")
+    page.fill("#title", "Database upgrade on Sunday")
+    page.fill("#text", "Sunday 02:00-04:00 UTC the API is read-only.")
+    page.fill("#starts", "2026-12-13T02:00")
+    page.fill("#ends", "2026-12-13T04:00")
+    page.check("#plans input[value=VIP]")
+    page.click("#publish button[type=submit]")
+    announced = page.locator("#announcements tbody tr", has_text="Database upgrade on Sunday")
+    announced.locator("td", has_text="accounts").wait_for(timeout=15_000)  # fanned out
+    assert "1 accounts" in announced.inner_text()
+    screenshot(page, "announcements")
+
+    rooms = api("""query($a: UUID!, $b: UUID!) {
+        a: room(accountId: $a) { messages { edges { node { channel text } } } }
+        b: room(accountId: $b) { messages { edges { node { text } } } } }""", a=vip, b=standard)
+    assert any(e["node"]["channel"] == "ROOM" and "read-only" in e["node"]["text"]
+               for e in rooms["a"]["messages"]["edges"])
+    assert not any("read-only" in e["node"]["text"] for e in rooms["b"]["messages"]["edges"])
+    assert watched.errors == []
