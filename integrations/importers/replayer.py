@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
 from domain.account import Account, clean_name
@@ -53,7 +53,7 @@ class Built:
     item: Any
     aggregates: list[Aggregate]
     extra: dict[str, int] = field(default_factory=dict)
-    events: list[Any] = field(default_factory=list)
+    events: list[DomainEventProtocol[UUID]] = field(default_factory=list)
 
     def collect(self) -> None:
         """Take the pending events once: a failed save must not lose them for the retry."""
@@ -510,12 +510,12 @@ class HistoryWriter:
             for other, count in entry.extra.items():
                 summary.tallies[other].created += count
 
-    def _store(self, events: list[Any]) -> bool:
+    def _store(self, events: list[DomainEventProtocol[UUID]]) -> bool:
         """Store events of many aggregates in one transaction; False when one is present."""
         if not events:
             return True
         try:
-            self.desk.save(*events)
+            self.desk.save_events(events)
         except IntegrityError:
             return False
         return True
