@@ -18,9 +18,20 @@ from decimal import Decimal
 from typing import Any, NoReturn, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+    StoredEvent,
+    Transcoding,
+)
 from eventsourcing.utils import Environment
 
 from domain.account import Account, clean_name
@@ -1456,3 +1467,13 @@ class CareDesk(Application[UUID]):
                 continue
         raise VersionConflictError(
             "changed by someone else at the same moment; reload and try again")
+
+    def save_events(self, events: Sequence[DomainEventProtocol[UUID]]) -> list[Recording[UUID]]:
+        """Store events already collected from their aggregates, in one transaction: what
+        `save(*events)` does, without its runtime protocol check of every object, which costs
+        an import (seven events a ticket) about a quarter of its time."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(events)
+        recordings = self._record(processing)
+        self._notify(recordings)
+        return recordings

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from itertools import pairwise
 from types import MappingProxyType
 from typing import cast
@@ -39,6 +40,9 @@ _OPENING = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _DOCUMENT_KEYS = frozenset({"zone", "hours", "holidays"})
 
 Span = tuple[datetime, datetime]
+
+_READ_LIMIT = 1024
+_DAY_SPANS_LIMIT = 20_000  # about fifty years of days
 
 
 def _hhmm(minute: int) -> str:
@@ -102,7 +106,8 @@ class BusinessCalendar:
     """Working hours per weekday (Monday first) in one time zone, minus holidays.
 
     Immutable and validated on construction: a calendar that exists is usable. The derived
-    fields after `holidays` are caches for the week-skipping arithmetic.
+    fields after `holidays` are caches: the week-skipping arithmetic, the document's text, and
+    each local day's open spans (a day's spans never change, and zone conversions are slow).
     """
 
     zone: str
@@ -113,6 +118,8 @@ class BusinessCalendar:
     _weekly: timedelta = field(init=False, repr=False, compare=False)
     _holiday_list: tuple[date, ...] = field(init=False, repr=False, compare=False)
     _always_open: bool = field(init=False, repr=False, compare=False)
+    _hours_text: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    _day_spans: dict[date, tuple[Span, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         tz = _load_zone(self.zone)
@@ -140,6 +147,8 @@ class BusinessCalendar:
         set_(self, "_holiday_list", tuple(sorted(holidays)))
         set_(self, "_always_open", not holidays and all(d == (Opening(0, DAY_MINUTES),)
                                                          for d in week))
+        set_(self, "_hours_text", tuple(tuple(str(o) for o in day) for day in week))
+        set_(self, "_day_spans", {})
 
     # -- construction -------------------------------------------------------------------
 
@@ -166,14 +175,31 @@ class BusinessCalendar:
         """`{"zone": ..., "hours": {"mon": ["09:00-17:00"], ...}, "holidays": ["2026-12-25"]}`."""
         return {
             "zone": self.zone,
-            "hours": {name: [str(o) for o in day] for name, day in zip(WEEKDAYS, self.week,
-                                                                       strict=True)},
+            "hours": {name: list(day) for name, day in zip(WEEKDAYS, self._hours_text,
+                                                           strict=True)},
             "holidays": [d.isoformat() for d in self._holiday_list],
         }
 
     @classmethod
     def from_document(cls, document: Mapping[str, object]) -> BusinessCalendar:
-        """Reads `to_document()` output; weekdays left out are closed. Raises InvalidInputError."""
+        """Reads `to_document()` output; weekdays left out are closed. Raises InvalidInputError.
+
+        Every case carries its calendar's document and rebuilds its SLA clock from it, so the
+        calendars read are kept (they are immutable): the same document is parsed once.
+        """
+        key = _document_key(document) if isinstance(document, Mapping) else None
+        if key is None:
+            return cls._read_document(document)
+        calendar = _READ.get(key)
+        if calendar is None:
+            calendar = cls._read_document(document)
+            if len(_READ) >= _READ_LIMIT:
+                _READ.clear()
+            _READ[key] = calendar
+        return calendar
+
+    @classmethod
+    def _read_document(cls, document: Mapping[str, object]) -> BusinessCalendar:
         if not isinstance(document, Mapping):
             raise InvalidInputError("a calendar document must be an object")
         unknown = set(document) - _DOCUMENT_KEYS
@@ -283,10 +309,18 @@ class BusinessCalendar:
         local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=self._tz)
         return local.astimezone(UTC)
 
-    def _spans(self, day: date) -> list[Span]:
+    def _spans(self, day: date) -> tuple[Span, ...]:
         """The open UTC intervals of one local day, sorted and merged."""
+        spans = self._day_spans.get(day)
+        if spans is None:
+            if len(self._day_spans) >= _DAY_SPANS_LIMIT:
+                self._day_spans.clear()
+            spans = self._day_spans[day] = self._measure_spans(day)
+        return spans
+
+    def _measure_spans(self, day: date) -> tuple[Span, ...]:
         if day in self.holidays:
-            return []
+            return ()
         raw = sorted((self._instant(day, o.start), self._instant(day, o.end))
                      for o in self.week[day.weekday()])
         spans: list[Span] = []
@@ -297,7 +331,7 @@ class BusinessCalendar:
                 spans[-1] = (spans[-1][0], max(e, spans[-1][1]))
             else:
                 spans.append((s, e))
-        return spans
+        return tuple(spans)
 
     def _day_time(self, day: date) -> timedelta:
         return sum((e - s for s, e in self._spans(day)), _ZERO)
@@ -321,7 +355,7 @@ class BusinessCalendar:
                                   _ZERO)
 
 
-def _clipped(spans: list[Span], a: datetime, b: datetime) -> timedelta:
+def _clipped(spans: tuple[Span, ...], a: datetime, b: datetime) -> timedelta:
     total = _ZERO
     for s, e in spans:
         s, e = max(s, a), min(e, b)
@@ -330,10 +364,36 @@ def _clipped(spans: list[Span], a: datetime, b: datetime) -> timedelta:
     return total
 
 
+_READ: dict[Hashable, BusinessCalendar] = {}
+"""Calendars read by `from_document`, by `_document_key`; emptied when it reaches its limit."""
+
+
+def _document_key(document: Mapping[str, object]) -> Hashable | None:
+    """Everything `from_document` reads, as one hashable value; None unless the document is
+    plain data (a zone name, lists of strings), so anything else is read, and refused, each
+    time. Lists and tuples read alike, so they may share a key; nothing else may."""
+    zone, hours = document.get("zone"), document.get("hours")
+    holidays = document.get("holidays", ())
+    if (type(zone) is not str or not isinstance(hours, Mapping)
+            or not isinstance(holidays, list | tuple)):
+        return None
+    days = tuple(hours.items())
+    if not all(isinstance(openings, list | tuple) for _, openings in days):
+        return None
+    key: Hashable = (zone, frozenset(document),
+                     tuple((day, tuple(openings)) for day, openings in days), tuple(holidays))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 TWENTY_FOUR_SEVEN = BusinessCalendar.around_the_clock("UTC")
 """Open around the clock, no holidays: business time equals elapsed time. VIP plans use it."""
 
 
+@cache
 def default_calendar(tier: Tier, zone: str = DEFAULT_ZONE) -> BusinessCalendar:
     """The calendar a tier's SLA targets are counted in until the account sets its own.
 

@@ -81,6 +81,8 @@ class _Reading:
 
 
 def _kind(kind: SlaKind | str) -> SlaKind:
+    if isinstance(kind, SlaKind):
+        return kind
     return SlaKind(enum_value(SlaKind, kind, "SLA target"))
 
 

@@ -364,3 +364,18 @@ def test_tickets_are_replayed_in_business_time(runtime: Runtime, tmp_path: Path)
     t1 = TICKETS[0]
     assert t1.closed is not None
     assert history(t1)[-1] == ("Rated", t1.closed + timedelta(hours=1))
+
+
+def test_tickets_are_written_in_the_order_they_were_opened(runtime: Runtime,
+                                                           tmp_path: Path) -> None:
+    """The files list tickets out of order; the log runs forward in business time, so views
+    that close days fold each day about once."""
+    assert [t.opened for t in TICKETS] != sorted(t.opened for t in TICKETS)
+
+    run_import(runtime, write_files(tmp_path / "history"))
+
+    opened = [runtime.desk.mapper.to_domain_event(n).occurred_at
+              for n in runtime.desk.recorder.select_notifications(
+                  start=0, limit=10_000, topics=["carelog:Case.Opened"])]
+    assert len(opened) == 8
+    assert opened == sorted(opened)

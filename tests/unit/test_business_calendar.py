@@ -6,6 +6,7 @@ changes on Sunday 2026-03-29 (02:00 -> 03:00) and Sunday 2026-10-25 (03:00 -> 02
 
 from __future__ import annotations
 
+import copy
 import pickle
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -294,6 +295,36 @@ def _doc(**changes):
 def test_invalid_documents_are_refused(document, message):
     with pytest.raises(InvalidInputError, match=message):
         BusinessCalendar.from_document(document)
+
+
+def test_a_document_read_again_is_the_calendar_read_before():
+    document = _doc(holidays=["2026-12-25"])
+    first = BusinessCalendar.from_document(document)
+
+    assert BusinessCalendar.from_document(copy.deepcopy(document)) is first
+    assert BusinessCalendar.from_document(
+        {**document, "hours": {"mon": ("09:00-17:00",)}}) is first  # tuples read as lists
+    assert BusinessCalendar.from_document(_doc(holidays=["2026-12-26"])) != first
+    assert BusinessCalendar.from_document(_doc(zone="Europe/Paris")).zone == "Europe/Paris"
+
+
+def test_a_bad_document_that_looks_like_one_read_before_is_still_refused():
+    BusinessCalendar.from_document(_doc())
+
+    with pytest.raises(InvalidInputError, match="must be a list"):
+        BusinessCalendar.from_document(_doc(hours={"mon": {"09:00-17:00": True}}))
+    with pytest.raises(InvalidInputError, match="unknown calendar fields"):
+        BusinessCalendar.from_document({**_doc(), "timezone": "UTC"})
+    with pytest.raises(InvalidInputError, match="not an ISO date"):
+        BusinessCalendar.from_document(_doc(holidays=[["2026-12-25"]]))
+
+
+def test_a_calendar_given_holidays_does_not_reuse_the_days_of_the_one_without():
+    good_friday = berlin(2026, 4, 3, 10)
+
+    assert NINE_TO_FIVE.is_open(good_friday)
+    assert not NINE_TO_FIVE.with_holidays(EASTER_2026).is_open(good_friday)
+    assert NINE_TO_FIVE.is_open(good_friday)
 
 
 def test_the_constructor_validates_too():
