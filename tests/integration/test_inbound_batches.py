@@ -124,6 +124,29 @@ def test_two_messages_to_a_resolved_case_reopen_it_once_and_both_join_it(
     assert [e.external_id for e in _recorded(desk)] == ["m1", "m2", "m3"]
 
 
+def test_a_batch_reads_what_any_writer_recorded_since_the_last_batch(
+        settings: Settings, clock: FakeClock) -> None:
+    desk, other = open_desk(settings, clock), open_desk(settings, clock)
+    try:
+        account = _account(desk)
+        _linked(desk, account, "-1001")
+        _linked(desk, account, "-1002")
+        one, two = (r.ids["caseId"] for r in _results(desk.receive_messages([
+            _said(account, "-1001", "m1", clock), _said(account, "-1002", "m2", clock)])))
+        assert len(desk.batch_reads) == 5  # the two chats, the account and the two cases
+        other.resolve_case(case_id=one, actor=STAFF)  # another process, meanwhile
+        other.close_case(case_id=two, actor=STAFF)
+        again, anew = _results(desk.receive_messages([
+            _said(account, "-1001", "m3", clock), _said(account, "-1002", "m4", clock)]))
+        assert again.ids["caseId"] == one
+        assert desk.case(one).status == "open"  # reopened: the batch saw it resolved
+        assert anew.ids["caseId"] not in (one, two)  # a closed case is never joined
+        assert desk.case(two).status == "closed"
+    finally:
+        other.close()
+        desk.close()
+
+
 def test_a_concurrent_writer_makes_the_batch_land_one_by_one(
         desk: CareDesk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     account = _account(desk)
