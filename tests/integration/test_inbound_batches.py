@@ -241,3 +241,31 @@ def test_concurrent_callers_are_gathered_into_batches_and_get_their_own_outcomes
     assert answers[4] == 40
     assert isinstance(answers[-3], ValueError)
     assert (group.batches, group.requests) == (2, 4)
+
+
+def test_many_callers_each_get_their_own_outcome_and_none_is_left_waiting() -> None:
+    def run(batch: list[int]) -> list[int | Exception]:
+        threading.Event().wait(0.001)  # a commit's round trip: others queue meanwhile
+        return [ValueError(n) if n % 7 == 0 else n * 10 for n in batch]
+
+    group: GroupCommit[int, int] = GroupCommit(run, max_batch=8)  # type: ignore[arg-type]
+    answers: dict[int, int | str] = {}
+
+    def call(first: int) -> None:
+        for n in range(first, first + 20):
+            try:
+                answers[n] = group.submit(n)
+            except ValueError:
+                answers[n] = "error"
+
+    callers = [threading.Thread(target=call, args=(t * 100,)) for t in range(1, 31)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(30)
+    assert not any(t.is_alive() for t in callers)
+    assert answers == {n: "error" if n % 7 == 0 else n * 10
+                       for t in range(1, 31) for n in range(t * 100, t * 100 + 20)}
+    assert group.requests == 600
+    assert group.batches < 600  # gathered, at most 8 at a time
+    assert not group._queue
