@@ -32,10 +32,13 @@ def history_reader(recorder: AggregateRecorder) -> HistoryReader | None:
 
 
 def _postgres(recorder: PostgresAggregateRecorder) -> HistoryReader:
+    # LATERAL and OFFSET 0 (kept from being flattened into a join, for which the planner may
+    # scan the whole log): one index lookup per aggregate.
     statement = SQL(
         "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-        "FROM unnest(%s::uuid[], %s::int[]) AS k(id, after) "
-        "JOIN {schema}.{table} e ON e.originator_id = k.id AND e.originator_version > k.after "
+        "FROM unnest(%s::uuid[], %s::int[]) AS k(id, after) CROSS JOIN LATERAL ("
+        "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+        "WHERE originator_id = k.id AND originator_version > k.after OFFSET 0) AS e "
         "ORDER BY e.originator_id, e.originator_version",
     ).format(schema=Identifier(recorder.datastore.schema),
              table=Identifier(recorder.events_table_name))
