@@ -30,6 +30,11 @@ class AggregateCache:
         with self._lock:
             return {i: a for i in ids if (a := self._held.pop(i, None)) is not None}
 
+    def peek(self, ids: Iterable[UUID]) -> list[Aggregate]:
+        """The aggregates held for these ids, left where they are: to be read, not changed."""
+        with self._lock:
+            return [a for i in ids if (a := self._held.get(i)) is not None]
+
     def put(self, aggregates: Iterable[Aggregate | None]) -> None:
         """Keep these saved aggregates (of the kinds kept; none with unsaved events), the
         longest unused dropped first beyond `max_size`."""

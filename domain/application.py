@@ -731,8 +731,14 @@ class CareDesk(Application[UUID]):
 
     def conversations(self, places: Iterable[tuple[str, str]]) -> dict[UUID, Aggregate | None]:
         """The conversations at these (channel, place) pairs, read several at a time, keyed
-        by id: what `receive_messages` may be given as `known`. Unbound ones included."""
-        return self._load_all(Conversation.id_for(c, p) for c, p in places)
+        by id: what `receive_messages` may be given as `known`. Unbound ones included.
+
+        With them, in the same query, the accounts and current cases of the chats a batch
+        kept (`batch_reads`): what a batch of their messages reads next."""
+        chats = [Conversation.id_for(c, p) for c, p in places]
+        related = [i for chat in self.batch_reads.peek(chats) if isinstance(chat, Conversation)
+                   for i in (chat.account_id, chat.current_case_id) if i is not None]
+        return self._load_all([*chats, *related])
 
     def close(self) -> None:
         self._prefetcher.shutdown(wait=True)

@@ -147,6 +147,29 @@ def test_a_batch_reads_what_any_writer_recorded_since_the_last_batch(
         desk.close()
 
 
+def test_a_batch_after_the_first_reads_its_chats_accounts_and_cases_in_one_query(
+        desk: CareDesk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = _account(desk)
+    _linked(desk, account, "-1001")
+    _linked(desk, account, "-1002")
+    first = [_said(account, "-1001", "m1", clock), _said(account, "-1002", "m2", clock)]
+    cases = {r.ids["caseId"] for r in _results(desk.receive_messages(first))}
+    read = desk.read_histories
+    assert read is not None
+    queries: list[list[UUID]] = []
+
+    def counted(after: Any) -> Any:
+        queries.append(list(after))
+        return read(after)
+
+    monkeypatch.setattr(desk, "read_histories", counted)
+    again = [_said(account, "-1001", "m3", clock), _said(account, "-1002", "m4", clock)]
+    known = desk.conversations(("telegram", a.message.conversation) for a in again)
+    assert {account, *cases} <= set(known)
+    assert {r.ids["caseId"] for r in _results(desk.receive_messages(again, known=known))} == cases
+    assert len(queries) == 1
+
+
 def test_a_concurrent_writer_makes_the_batch_land_one_by_one(
         desk: CareDesk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     account = _account(desk)
