@@ -6,20 +6,28 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
+from litestar.exceptions import SerializationException
+from litestar.status_codes import HTTP_400_BAD_REQUEST
 from strawberry.litestar import make_graphql_controller
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.authentication import Authenticator
 from api.channels import call_log, inbound_email, web_form
+from api.email_channel import smtp_sender
 from api.graphql.context import context_getter
 from api.graphql.schema import build_schema
+from api.graphql.websocket import INIT_TIMEOUT, MAX_SUBSCRIPTIONS, CarelogTransportWs
 from api.health import healthz, readyz
 from api.login import login, logout
+from api.portal import PortalRegistrations, confirm, register
 from api.runtime import Runtime
 from api.telegram_webhook import telegram_webhook
+from api.token_use import TokenUse
+from api.web.pages import WEB_ROUTES
 from api.webhooks import jira_webhook
 from domain.application import RefusedChannelError
 from domain.users import UserDesk
@@ -47,7 +55,12 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         rt = runtime if runtime is not None else await asyncio.to_thread(Runtime.open, settings)
         app.state.runtime = rt
         app.state.services = rt.services
-        app.state.auth = Authenticator(UserDesk(rt.desk), settings)
+        app.state.auth = Authenticator(UserDesk(rt.desk), settings,
+                                       uses=TokenUse(rt.store, rt.desk.clock.now))
+        app.state.portal = PortalRegistrations(
+            UserDesk(rt.desk), rt.services.directory,
+            smtp_sender(settings.email, rt.desk.clock) if settings.email.smtp_host else None,
+            settings, app.state.auth.passwords)
         async with AsyncExitStack() as stack:
             if runtime is None:  # ours to close, after everything else has stopped
                 stack.push_async_callback(asyncio.to_thread, rt.close)
@@ -90,13 +103,18 @@ def create_app(settings: Settings, *, run_workers: bool = True,
         allow_queries_via_get=False,
         context_getter=context_getter,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        max_subscriptions_per_connection=MAX_SUBSCRIPTIONS,
+        connection_init_wait_timeout=INIT_TIMEOUT,
     )
+    graphql.graphql_transport_ws_handler_class = CarelogTransportWs
     app = Litestar(
         route_handlers=[graphql, healthz, readyz, jira_webhook, telegram_webhook, web_form,
-                        call_log, inbound_email, login, logout],
+                        call_log, inbound_email, login, logout, register, confirm,
+                        *WEB_ROUTES],
         lifespan=[lifespan],
         request_max_body_size=MAX_BODY,
         on_app_init=[_no_docs] if settings.is_production else [],
+        exception_handlers=dict.fromkeys(_UNREADABLE, _unreadable_body),
     )
     app.state.schema = schema
     return app
@@ -116,6 +134,22 @@ def _mail_handler(rt: Runtime) -> Callable[[bytes], None]:
             rt.services.after_write()
 
     return on_mail
+
+
+_UNREADABLE: dict[type[Exception], str] = {
+    SerializationException: "the body is not valid JSON",
+    UnicodeDecodeError: "the body is not valid UTF-8",
+    RecursionError: "the body is nested too deeply",
+}
+"""What parsing an untrusted body raises (Litestar's msgspec, strawberry's and the webhooks'
+json.loads), before any command runs."""
+
+
+def _unreadable_body(request: Request[Any, Any, Any],
+                     error: Exception) -> Response[dict[str, str]]:
+    """A body that cannot be read as JSON, on any route: 400, and nothing is recorded."""
+    message = next(m for kind, m in _UNREADABLE.items() if isinstance(error, kind))
+    return Response({"error": message}, status_code=HTTP_400_BAD_REQUEST)
 
 
 def _no_docs(config: AppConfig) -> AppConfig:

@@ -48,17 +48,24 @@ class Action(StrEnum):
     READ_FEEDBACK = "read_feedback"
     WORK_FEEDBACK = "work_feedback"
     READ_HISTORY = "read_history"
+    READ_KNOWLEDGE = "read_knowledge"
+    """The knowledge base and announcements, as far as the viewer may read them."""
+    WRITE_ARTICLES = "write_articles"
+    ANNOUNCE = "announce"
+    MANAGE_USERS = "manage_users"
 
 
 _RIGHTS: dict[Role, frozenset[Action]] = {
     Role.ADMIN: frozenset(Action),
-    Role.MANAGER: frozenset(Action),
+    Role.MANAGER: frozenset(Action) - {Action.MANAGE_USERS},
     Role.AGENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.WORK_CASES,
                            Action.SUBMIT_REQUESTS, Action.READ_FEEDBACK,
-                           Action.WORK_FEEDBACK}),
+                           Action.WORK_FEEDBACK, Action.READ_KNOWLEDGE,
+                           Action.WRITE_ARTICLES, Action.ANNOUNCE}),
     Role.PRODUCT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.READ_PORTFOLIO,
-                             Action.READ_FEEDBACK}),
-    Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS}),
+                             Action.READ_FEEDBACK, Action.READ_KNOWLEDGE}),
+    Role.CLIENT: frozenset({Action.READ_ACCOUNTS, Action.READ_CASES, Action.SUBMIT_REQUESTS,
+                            Action.READ_KNOWLEDGE}),
 }
 
 
@@ -80,6 +87,11 @@ DEVELOPMENT_ADMIN = Viewer(Role.ADMIN, "dev-admin")
 ANONYMOUS = Viewer(Role.CLIENT, "anonymous", account_id=UUID(int=0))
 """No valid credential. Refused by `authorize`; and should a path forget to ask, it is still a
 client of an account that cannot exist, so it sees nothing."""
+PORTAL_CLOSED = Viewer(Role.CLIENT, "portal-closed", account_id=UUID(int=0))
+"""A valid client credential whose account has no portal access (by its plan, or revoked):
+refused by `authorize` with FORBIDDEN, and like ANONYMOUS it sees nothing should a path forget."""
+PORTAL_CLOSED_MESSAGE = ("your company's account does not include the client portal; ask your "
+                         "account manager")
 
 
 def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = None) -> None:
@@ -90,6 +102,10 @@ def authorize(viewer: Viewer, action: Action, account_id: UUID | str | None = No
     """
     if viewer is ANONYMOUS:
         raise UnauthenticatedError("sign in, or send an API token as `Authorization: Bearer`")
+    if viewer is PORTAL_CLOSED:
+        log.warning("refused: %s, of an account without the portal, may not %s", viewer.actor,
+                    action.value)
+        raise ForbiddenError(PORTAL_CLOSED_MESSAGE)
     if action not in _RIGHTS[viewer.role]:
         log.warning("refused: %s (%s) may not %s", viewer.actor, viewer.role.value,
                     action.value)

@@ -21,7 +21,16 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from api.auth import ANONYMOUS, DEVELOPMENT_ADMIN, Role, Viewer
+from api.auth import (
+    ANONYMOUS,
+    DEVELOPMENT_ADMIN,
+    PORTAL_CLOSED,
+    PORTAL_CLOSED_MESSAGE,
+    Role,
+    Viewer,
+)
+from api.token_use import TokenUse
+from domain.errors import NotFoundError
 from domain.user import Credential, CredentialKind, User, UserRole
 from domain.users import UserDesk
 from integrations.rate_limit import RateLimit
@@ -82,6 +91,10 @@ class LoginRefusedError(Exception):
     """Wrong username or password, or a disabled user: one answer for all, never which."""
 
 
+class PortalClosedError(Exception):
+    """The password was right, but the user's company has no portal access."""
+
+
 class LoginLimitedError(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__("too many login attempts")
@@ -92,8 +105,10 @@ class Authenticator:
     """Turns a request's credential into a Viewer; logs people in and out."""
 
     def __init__(self, users: UserDesk, settings: Settings,
-                 passwords: Passwords | None = None) -> None:
+                 passwords: Passwords | None = None, uses: TokenUse | None = None) -> None:
         self.users = users
+        self.uses = uses
+        """Where a token's last use is noted (see `api.token_use`); None: nowhere."""
         self.settings = settings
         self.passwords = passwords or Passwords()
         self.session_lifetime = timedelta(minutes=settings.session_minutes)
@@ -141,6 +156,8 @@ class Authenticator:
             assert secret is not None
             viewer, expires_at = self._by_credential(secret, kind)
             key = ("t" if bearer is not None else "s") + digest(secret)
+            if self.uses is not None and bearer is not None and viewer is not ANONYMOUS:
+                self.uses.used(str(Credential.id_for(digest(secret))))
             with self._lock:
                 if viewer is ANONYMOUS:
                     self._checked.pop(key, None)
@@ -163,11 +180,22 @@ class Authenticator:
         user = self.users.user(credential.user_id)
         if user is None or user.disabled:
             return ANONYMOUS, None
-        if kind is CredentialKind.SESSION:
-            return viewer_of(user, user.role), credential.expires_at
-        if not _token_role_allowed(user.role, credential.role):
+        role = user.role if kind is CredentialKind.SESSION else credential.role
+        if not _token_role_allowed(user.role, role):
             return ANONYMOUS, None
-        return viewer_of(user, credential.role), credential.expires_at
+        if role == UserRole.CLIENT and not self.has_portal(user):
+            return PORTAL_CLOSED, credential.expires_at
+        return viewer_of(user, role), credential.expires_at
+
+    def has_portal(self, user: User) -> bool:
+        """Whether a client user's company has the portal (its plan, or granted to it)."""
+        if user.account_id is None:
+            return False
+        try:
+            account = self.users.desk.account(user.account_id)
+        except NotFoundError:
+            return False
+        return account.has_portal(self.settings.portal_tiers)
 
     def login(self, username: str, password: str, client_ip: str,
               previous: str | None) -> Login:
@@ -186,6 +214,8 @@ class Authenticator:
         ok = self.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
             raise LoginRefusedError("wrong username or password")
+        if user.role == UserRole.CLIENT and not self.has_portal(user):
+            raise PortalClosedError(PORTAL_CLOSED_MESSAGE)
         secret = new_secret()
         expires_at = self.users.desk.clock.now() + self.session_lifetime
         self.users.start_session(user_id=user.id, digest=digest(secret), expires_at=expires_at,

@@ -192,10 +192,10 @@ def worker_projections(names: tuple[str, ...]) -> None:
 @worker.command("reactors")
 def worker_reactors() -> None:
     """Run the SLA clock and the health alerts (rounds every CARELOG_REACTOR_INTERVAL seconds),
-    and with CARELOG_JIRA_URL the Jira sync.
+    the announcement fan-out (every 2 s), and with CARELOG_JIRA_URL the Jira sync.
 
     The first two are safe to run in several processes at once (every command they call is
-    idempotent); the Jira sync takes turns through a lease.
+    idempotent); the fan-out and the Jira sync take turns through a lease.
     """
     import signal
     import threading

@@ -64,6 +64,29 @@ _TOPICS = {
     "onboarding": ["New team members need training", "How do we set up roles?"],
     "outage": ["Service unavailable for our users", "Errors on checkout page"],
 }
+# Knowledge base: (title, body, language, topic, visibility, plans).
+_ARTICLES = [
+    ("Resetting a password", "If the password reset e-mail does not arrive within five "
+     "minutes, check the spam folder, then ask your administrator to resend the invitation "
+     "from Settings > Users.", "en", "login", "public", []),
+    ("Signing in with SSO", "SSO loops back to the start page when the identity provider's "
+     "clock is off or the redirect URL is missing. Check both under Settings > Security.",
+     "en", "login", "plans", [Tier.VIP.value, Tier.ENTERPRISE.value]),
+    ("Understanding your invoice", "Each invoice lists seats per month. Amounts change when "
+     "seats are added mid-month; the difference is prorated by day.", "en", "billing",
+     "public", []),
+    ("Rechnung verstehen", "Jede Rechnung listet die Plätze pro Monat. Werden Plätze im "
+     "laufenden Monat hinzugefügt, wird die Differenz tageweise berechnet.", "de", "billing",
+     "public", []),
+    ("Как сбросить пароль", "Если письмо для сброса пароля не пришло за пять минут, проверьте "  # noqa: RUF001 (Russian)
+     "папку «Спам» и попросите администратора отправить приглашение ещё раз.", "ru", "login",
+     "public", []),
+    ("Setting up roles for a new team", "Create a role under Settings > Roles, then invite "
+     "people to it. Onboarding sessions can be booked with your manager.", "en", "onboarding",
+     "public", []),
+    ("Escalating a failed payment", "Internal: retry the charge once, then hand the account "
+     "to the manager with the card-issuer's reason.", "en", "billing", "internal", []),
+]
 _FEATURE_AREAS = {"Can we get bulk edit for orders?": "Orders",
                   "Request: audit log export": "Security",
                   "Is there a way to schedule reports?": "Reporting"}
@@ -113,6 +136,8 @@ class DemoSummary:
     churned: int = 0
     survey_responses: int = 0
     feedback: int = 0
+    articles: int = 0
+    announcements: int = 0
 
 
 @dataclass
@@ -258,7 +283,9 @@ class DemoGenerator:
 
     def _run(self, progress: Progress | None) -> DemoSummary:
         # Each account is opened right before its story: its history reaches the log together.
+        seeded = False
         for n, account in enumerate(self._open_accounts(), start=1):
+            seeded = seeded or not account.existed
             if not account.existed:  # one seeded before with this seed is left as it is
                 self._story(account)
                 self._surveys(account)
@@ -270,7 +297,44 @@ class DemoGenerator:
                     self.summary.churned += 1
             if progress is not None:
                 progress(n, self.count)
+        if seeded:  # a run that found every account seeded before leaves the rest as it is
+            self._knowledge_base()
+            self._announcements()
         return self.summary
+
+    # Self-service -------------------------------------------------------------------------
+
+    def _knowledge_base(self) -> None:
+        """Articles on some of the case topics (the others stay candidates for new ones)."""
+        at = self._last - timedelta(days=20)
+        for title, body, language, topic, visibility, plans in _ARTICLES:
+            article_id = self.desk.draft_article(
+                title=title, body=body, language=language, topic=topic, actor=_ACTOR,
+                occurred_at=at).ids["articleId"]
+            self.desk.publish_article(article_id=article_id, visibility=visibility,
+                                      plans=plans, actor=_ACTOR, occurred_at=at)
+            self.summary.articles += 1
+
+    def _announcements(self) -> None:
+        """A past maintenance window, resolved, and an incident going on now."""
+        desk = self.desk
+        done = self._last - timedelta(days=10)
+        maintenance = desk.publish_announcement(
+            kind="maintenance", title="Database upgrade",
+            text="The service is read-only on Sunday between 02:00 and 04:00 UTC.",
+            starts_at=done, ends_at=done + timedelta(hours=2), services=["Core platform"],
+            actor=_ACTOR, occurred_at=done - timedelta(days=3)).ids["announcementId"]
+        desk.resolve_announcement(announcement_id=maintenance, actor=_ACTOR,
+                                  text="The upgrade is complete.",
+                                  occurred_at=done + timedelta(hours=2))
+        desk.publish_announcement(
+            kind="incident", title="Webhook deliveries delayed",
+            text="Webhooks to your systems arrive up to 30 minutes late. Nothing is lost; "
+                 "we will post an update within the hour.",
+            starts_at=self._last - timedelta(hours=2), services=["Webhooks", "API"],
+            plans=[Tier.VIP.value, Tier.ENTERPRISE.value], actor=_ACTOR,
+            occurred_at=self._last - timedelta(hours=1))
+        self.summary.announcements += 2
 
     # Accounts and their plan ----------------------------------------------------------------
 

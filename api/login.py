@@ -16,6 +16,7 @@ from litestar.status_codes import (
     HTTP_200_OK,
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
     HTTP_429_TOO_MANY_REQUESTS,
 )
 
@@ -25,6 +26,7 @@ from api.authentication import (
     Authenticator,
     LoginLimitedError,
     LoginRefusedError,
+    PortalClosedError,
 )
 
 MAX_LOGIN_BODY = 4096
@@ -58,6 +60,8 @@ async def login(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     except LoginRefusedError:
         return Response({"error": "wrong username or password"},
                         status_code=HTTP_401_UNAUTHORIZED)
+    except PortalClosedError as closed:
+        return Response({"error": str(closed)}, status_code=HTTP_403_FORBIDDEN)
     max_age = int(auth.session_lifetime.total_seconds())
     user = done.user
     return Response({"username": user.username, "role": user.role,

@@ -21,6 +21,7 @@ from projections.money import ReportingRates
 from projections.registry import all_projections
 from projections.runner import ApplicationLog, ProjectionRunner
 from projections.store import ViewStore
+from workers.announcements import AnnouncementReactor, announcements_lease
 from workers.health_alerts import HealthAlertsReactor
 from workers.jira_sync import JiraReactor, reactor_lease
 from workers.outbound_delivery import OutboundDelivery, delivery_lease
@@ -117,6 +118,10 @@ class Runtime:
                 desk, services.health, services.alerts).round, interval),
             *([jira_worker] if jira_worker is not None else []),
             *([delivery_worker] if delivery_worker is not None else []),
+            # Clients should hear of an incident within seconds, not a reactor interval.
+            PeriodicWorker("announcements", AnnouncementReactor(
+                desk, services.announcements, services.directory).round, 2.0,
+                lease=announcements_lease(settings)),
         ]
         return cls(settings, desk, store, runners, pool, services, reactors, jira, telegram,
                    delivery, email)

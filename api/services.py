@@ -17,10 +17,12 @@ from integrations.settings import Settings
 from projections.account_health import AccountHealthView
 from projections.accounts import AccountsView
 from projections.alerts_and_goals import AlertsAndGoalsView
+from projections.announcements import AnnouncementsView
 from projections.case_queues import CaseQueuesView
 from projections.changes import ChangeFeed
 from projections.directory import DirectoryView
 from projections.feedback_board import FeedbackBoardView
+from projections.knowledge_base import KnowledgeBaseView
 from projections.money import ReportingRates
 from projections.portfolio import PortfolioView
 from projections.registry import all_projections
@@ -61,6 +63,8 @@ class Views:
         self.feedback = FeedbackBoardView(store)
         self.rooms = RoomsView(store)
         self.directory = DirectoryView(store)
+        self.articles = KnowledgeBaseView(store)
+        self.announcements = AnnouncementsView(store)
 
 
 class Services:
@@ -81,6 +85,8 @@ class Services:
         self.feedback = self.live.feedback
         self.rooms = self.live.rooms
         self.directory = self.live.directory
+        self.articles = self.live.articles
+        self.announcements = self.live.announcements
         self.inbox = Inbox(desk, self.directory, self.cases)
         """Where every channel's client messages enter: one, so concurrent ones commit together."""
         self.replays = Replays(ApplicationLog(desk), lambda: all_projections(self.rates),

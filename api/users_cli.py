@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -20,11 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from api.authentication import Authenticator, Passwords
+from api.token_use import TokenUse
 from domain.errors import DomainError
 from domain.user import User, UserRole
 from domain.users import UserDesk
 from integrations.clock import SystemClock
-from integrations.persistence import open_desk
+from integrations.persistence import open_desk, open_views
 from integrations.settings import Settings, SettingsError
 
 console = Console(stderr=True)
@@ -45,11 +47,13 @@ def _users() -> Iterator[Authenticator]:
     except SettingsError as error:
         raise click.UsageError(str(error)) from None
     desk = open_desk(settings, SystemClock())
+    views = open_views(settings)
     try:
-        yield Authenticator(UserDesk(desk), settings)
+        yield Authenticator(UserDesk(desk), settings, uses=TokenUse(views, desk.clock.now))
     except DomainError as error:
         raise click.ClickException(error.message) from None
     finally:
+        views.close()
         desk.close()
 
 
@@ -110,34 +114,42 @@ def password(username: str, password_stdin: bool) -> None:
     console.print("Password set.")
 
 
-def _row(user: User) -> dict[str, Any]:
+def _row(user: User, last_used: dict[str, datetime]) -> dict[str, Any]:
     return {"username": user.username, "name": user.name, "role": user.role,
             "accountId": str(user.account_id) if user.account_id else None,
             "line": user.line, "department": user.department, "disabled": user.disabled,
             "password": user.password_hash is not None,
             "tokens": [{"id": tid, "label": t["label"], "role": t["role"],
                         "issuedAt": t["issued_at"].isoformat(),
-                        "revokedAt": t["revoked_at"].isoformat() if t["revoked_at"] else None}
+                        "revokedAt": t["revoked_at"].isoformat() if t["revoked_at"] else None,
+                        "lastUsedAt": (last_used[tid].isoformat() if tid in last_used
+                                       else None)}
                        for tid, t in user.tokens.items()]}
 
 
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the users as JSON.")
 def list_users(as_json: bool) -> None:
-    """Every user, with role, account, state and tokens (never a secret)."""
+    """Every user, with role, account, state and tokens (never a secret), and when each token
+    was last used (to the minute)."""
     with _users() as auth:
-        rows = [_row(u) for u in auth.users.all()]
+        users = auth.users.all()
+        assert auth.uses is not None
+        last_used = auth.uses.last_used(t for u in users for t in u.tokens)
+        rows = [_row(u, last_used) for u in users]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     table = Table("username", "name", "role", "account", "line", "department", "state",
-                  "password", "active tokens")
+                  "password", "active tokens", "token last used")
     for r in rows:
-        active = sum(1 for t in r["tokens"] if t["revokedAt"] is None)
+        active = [t for t in r["tokens"] if t["revokedAt"] is None]
+        used = max((t["lastUsedAt"] for t in active if t["lastUsedAt"]), default=None)
         table.add_row(r["username"], r["name"], r["role"], r["accountId"] or "",
                       str(r["line"] or ""), r["department"] or "",
                       "disabled" if r["disabled"] else "active",
-                      "set" if r["password"] else "-", str(active))
+                      "set" if r["password"] else "-", str(len(active)),
+                      used[:16].replace("T", " ") if used else "never")
     Console().print(table)
 
 

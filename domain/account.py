@@ -12,7 +12,9 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.business_calendar import BusinessCalendar, default_calendar
 from domain.errors import InvalidInputError, InvalidStateError, NotFoundError
+from domain.service_plans import plan_for
 from domain.values import (
+    Channel,
     ContactRole,
     Money,
     RenewalLikelihood,
@@ -96,6 +98,9 @@ class Account(Aggregate):
         self.sentiment: str | None = None
         self.calendar_document: dict[str, Any] | None = None
         self.churned = False
+        self.portal_access: bool | None = None
+        """Granted or revoked for this account; None: as its plan says."""
+        self.self_registration = False
 
     # Commands: guards first, then the event.
 
@@ -149,6 +154,31 @@ class Account(Aggregate):
         if cleaned == self.email_domains:
             raise InvalidStateError("the account already has exactly these email domains")
         self._set_email_domains(cleaned, occurred_at, actor)
+
+    def grant_portal_access(self, self_registration: bool, occurred_at: datetime,
+                            actor: str) -> None:
+        """The account's contacts may use the portal whatever the plan; with
+        `self_registration`, anyone at one of its email domains may sign up."""
+        if self.portal_access is True and self.self_registration == self_registration:
+            raise InvalidStateError("the account already has exactly this portal access")
+        self._grant_portal_access(self_registration, occurred_at, actor)
+
+    def revoke_portal_access(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        """No portal for this account's contacts, whatever the plan."""
+        if self.portal_access is False:
+            raise InvalidStateError("the account has no portal access already")
+        self._revoke_portal_access(clean_name(reason, "reason"), occurred_at, actor)
+
+    def has_portal(self, plan_tiers: frozenset[str]) -> bool:
+        """Whether its client users may sign in: as granted or revoked for the account, else
+        as the plan says (its tier among `plan_tiers` and its channels including the portal)."""
+        if self.portal_access is not None:
+            return self.portal_access
+        plan = plan_for(Tier(self.tier))
+        return self.tier in plan_tiers and plan.allows(Channel.PORTAL)
+
+    def may_self_register(self, plan_tiers: frozenset[str]) -> bool:
+        return self.self_registration and self.has_portal(plan_tiers)
 
     def active_contact_ids(self) -> set[UUID]:
         return {UUID(k) for k, c in self.contacts.items() if c["active"]}
@@ -325,6 +355,17 @@ class Account(Aggregate):
     @event("EmailDomainsSet", topic="carelog:Account.EmailDomainsSet")
     def _set_email_domains(self, domains: list[str], occurred_at: datetime, actor: str) -> None:
         self.email_domains = list(domains)
+
+    @event("PortalAccessGranted", topic="carelog:Account.PortalAccessGranted")
+    def _grant_portal_access(self, self_registration: bool, occurred_at: datetime,
+                             actor: str) -> None:
+        self.portal_access = True
+        self.self_registration = self_registration
+
+    @event("PortalAccessRevoked", topic="carelog:Account.PortalAccessRevoked")
+    def _revoke_portal_access(self, reason: str, occurred_at: datetime, actor: str) -> None:
+        self.portal_access = False
+        self.self_registration = False
 
     @event("ContactRoleChanged", topic="carelog:Account.ContactRoleChanged")
     def _change_contact_role(

@@ -7,6 +7,7 @@ async code run them in a worker thread.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,8 @@ from eventsourcing.utils import Environment
 from domain.account import Account, clean_name
 from domain.aggregate_cache import AggregateCache
 from domain.alert import Alert, AlertKind
+from domain.announcement import Announcement, AnnouncementKind, clean_announcement
+from domain.article import Article, clean_article
 from domain.case import MAX_SUBJECT, Case
 from domain.conversation import Conversation
 from domain.errors import (
@@ -63,6 +66,8 @@ _RETRIES = 3
 # several aggregates in one query (hides the round trips).
 _PREFETCH_THREADS = 4
 # Channels where a client keeps talking in one place: a message there joins that place's case.
+_ANSWERABLE = frozenset({CaseStatus.OPEN.value})
+"""Cases an announcement's answer still goes to."""
 _CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
                              Channel.PORTAL.value, Channel.PHONE.value})
 
@@ -513,6 +518,20 @@ class CareDesk(Application[UUID]):
         return self._update(Account, account_id, None,
                             lambda a: a.set_email_domains(domains, at, actor))
 
+    def grant_portal_access(self, *, account_id: UUID, self_registration: bool, actor: str,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        """The account's contacts get the portal whatever the plan (and, with
+        `self_registration`, anyone at its email domains may sign up)."""
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.grant_portal_access(self_registration, at, actor))
+
+    def revoke_portal_access(self, *, account_id: UUID, reason: str, actor: str,
+                             occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Account, account_id, None,
+                            lambda a: a.revoke_portal_access(reason, at, actor))
+
     def issue_link_code(self, *, account_id: UUID, actor: str, channel: str = "telegram",
                         contact_id: UUID | None = None,
                         occurred_at: datetime | None = None) -> CommandResult:
@@ -849,6 +868,9 @@ class CareDesk(Application[UUID]):
                    "outcome": clean_name(outcome, "call outcome", 40),
                    "ivr_choice": clean_name(ivr_choice, "IVR choice", 40) if ivr_choice else None}
         text = clean_text(notes)
+        if case_id is not None and self._get(Case, case_id).account_id != account_id:
+            # Named explicitly, another company's case is refused, never quietly replaced.
+            raise NotFoundError(f"case {case_id} not found")
         if direction == Direction.INBOUND.value:
             message = InboundMessage(
                 channel=Channel.PHONE.value, external_id=call_id or str(uuid4()),
@@ -865,8 +887,6 @@ class CareDesk(Application[UUID]):
                 return self._redelivered(call.id)
             interaction = call.record(None, agent or actor, at, actor)
             return self._save_new(interaction, {"interactionId": interaction.id})
-        if self._get(Case, case_id).account_id != account_id:
-            raise NotFoundError(f"case {case_id} not found")
         return self.reply_to_case(case_id=case_id, text=text, agent=agent or actor, actor=actor,
                                   channel=Channel.PHONE.value, external_message_id=call_id,
                                   occurred_at=at, details=details)
@@ -1170,6 +1190,123 @@ class CareDesk(Application[UUID]):
         at = self.clock.now()
         return self._update(Feedback, feedback_id, None, lambda f: f.record_jira_comment(
             delivery, comment_id, author, body, created_at, at, actor))
+
+    # Knowledge base ---------------------------------------------------------------------
+
+    def draft_article(self, *, title: str, body: str, language: str, actor: str,
+                      topic: str | None = None,
+                      occurred_at: datetime | None = None) -> CommandResult:
+        """Draft an article in `language` (ISO 639-1); nobody but staff sees it until published."""
+        at = self._when(occurred_at)
+        title, body, language, topic = clean_article(title, body, language, topic)
+        article = Article(id=uuid4(), title=title, body=body, language=language, topic=topic,
+                          occurred_at=at, actor=actor)
+        return self._save_new(article, {"articleId": article.id})
+
+    def publish_article(self, *, article_id: UUID, visibility: str, actor: str,
+                        plans: Sequence[str] = (), expected_version: int | None = None,
+                        occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Article, article_id, expected_version,
+                            lambda a: a.publish(visibility, list(plans), at, actor))
+
+    def revise_article(self, *, article_id: UUID, title: str, body: str, language: str,
+                       actor: str, topic: str | None = None, expected_version: int | None = None,
+                       occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Article, article_id, expected_version,
+                            lambda a: a.revise(title, body, language, topic, at, actor))
+
+    def archive_article(self, *, article_id: UUID, actor: str, reason: str = "",
+                        occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Article, article_id, None, lambda a: a.archive(reason, at, actor))
+
+    def vote_article(self, *, article_id: UUID, helpful: bool, actor: str,
+                     occurred_at: datetime | None = None) -> CommandResult:
+        """The actor's vote; the caller has checked that the actor may read the article."""
+        at = self._when(occurred_at)
+        return self._update(Article, article_id, None,
+                            lambda a: a.vote(actor, helpful, at, actor))
+
+    def article(self, article_id: UUID) -> Article:
+        return self._get(Article, article_id)
+
+    # Announcements -----------------------------------------------------------------------
+
+    def publish_announcement(self, *, kind: str, title: str, text: str, starts_at: datetime,
+                             actor: str, ends_at: datetime | None = None,
+                             services: Sequence[str] = (), plans: Sequence[str] = (),
+                             accounts: Sequence[UUID] = (),
+                             occurred_at: datetime | None = None) -> CommandResult:
+        """Announce maintenance or an incident to the named accounts and plans (neither: all)."""
+        at = self._when(occurred_at)
+        kind = enum_value(AnnouncementKind, kind, "announcement kind")
+        title, text, service_names, tiers = clean_announcement(
+            title, text, list(services), list(plans), starts_at, ends_at)
+        named = sorted({self._get(Account, a).id for a in accounts}, key=str)
+        announcement = Announcement(
+            id=uuid4(), kind=kind, title=title, text=text, services=service_names, plans=tiers,
+            accounts=named, starts_at=starts_at, ends_at=ends_at, occurred_at=at, actor=actor)
+        return self._save_new(announcement, {"announcementId": announcement.id})
+
+    def update_announcement(self, *, announcement_id: UUID, title: str, text: str,
+                            starts_at: datetime, actor: str, ends_at: datetime | None = None,
+                            services: Sequence[str] = (), plans: Sequence[str] = (),
+                            accounts: Sequence[UUID] = (), expected_version: int | None = None,
+                            occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        named = [self._get(Account, a).id for a in accounts]
+        return self._update(Announcement, announcement_id, expected_version, lambda a: a.update(
+            title, text, list(services), list(plans), named, starts_at, ends_at, at, actor))
+
+    def resolve_announcement(self, *, announcement_id: UUID, actor: str, text: str = "",
+                             occurred_at: datetime | None = None) -> CommandResult:
+        at = self._when(occurred_at)
+        return self._update(Announcement, announcement_id, None,
+                            lambda a: a.resolve(text, at, actor))
+
+    def record_announcement_delivery(self, *, announcement_id: UUID, revision: int,
+                                     account_id: UUID, sent: list[dict[str, Any]],
+                                     failed: list[dict[str, Any]],
+                                     actor: str) -> CommandResult:
+        at = self._when(None)
+        return self._update(Announcement, announcement_id, None, lambda a: a.record_delivery(
+            revision, account_id, sent, failed, at, actor))
+
+    def finish_announcement_fan_out(self, *, announcement_id: UUID, revision: int,
+                                    accounts: int, actor: str) -> CommandResult:
+        at = self._when(None)
+        return self._update(Announcement, announcement_id, None,
+                            lambda a: a.finish_fan_out(revision, accounts, at, actor))
+
+    def link_case_to_announcement(self, *, announcement_id: UUID, case_id: UUID,
+                                  actor: str) -> CommandResult:
+        at = self._when(None)
+        account_id = self._get(Case, case_id).account_id
+        return self._update(Announcement, announcement_id, None,
+                            lambda a: a.link_case(case_id, account_id, at, actor))
+
+    def answer_linked_cases(self, *, announcement_id: UUID, text: str, agent: str,
+                            actor: str) -> CommandResult:
+        """Reply to every open case linked to the announcement, once per text: sending the
+        same answer again answers only the cases that have not had it."""
+        announcement = self._get(Announcement, announcement_id)
+        digest = hashlib.sha256(clean_text(text).encode()).hexdigest()[:16]
+        last, answered = self._head(), 0
+        for case_id in announcement.linked_cases:
+            if self._get(Case, case_id).status not in _ANSWERABLE:
+                continue
+            result = self.reply_to_case(
+                case_id=case_id, text=text, agent=agent, actor=actor,
+                external_message_id=f"announcement:{announcement_id}:answer:{digest}")
+            answered += not result.duplicate
+            last = max(last, result.notification_id)
+        return CommandResult({"announcementId": announcement.id}, last, announcement.version,
+                             duplicate=answered == 0, extra={"answered": answered})
+
+    def announcement(self, announcement_id: UUID) -> Announcement:
+        return self._get(Announcement, announcement_id)
 
     def _redelivered(self, interaction_id: UUID) -> CommandResult:
         """A message we already have: answer with what it made the first time."""

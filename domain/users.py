@@ -14,9 +14,10 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from domain.account import clean_name
+from domain.account import Account, clean_name
 from domain.application import CareDesk, CommandResult
 from domain.errors import InvalidInputError, InvalidStateError, NotFoundError
+from domain.portal_registration import LIFETIME, PortalRegistration
 from domain.user import (
     DIRECTORY_ID,
     Credential,
@@ -27,9 +28,12 @@ from domain.user import (
     check_role,
     clean_username,
 )
+from domain.values import Actor, ActorKind
 
 _RETRIES = 3
-_KEYS: dict[type[Aggregate], str] = {User: "userId", Credential: "credentialId"}
+REGISTRATION_LIFETIME = LIFETIME
+_KEYS: dict[type[Aggregate], str] = {User: "userId", Credential: "credentialId",
+                                     PortalRegistration: "registrationId"}
 
 
 class UserDesk:
@@ -172,6 +176,63 @@ class UserDesk:
                 continue
         raise InvalidStateError("the session changed at the same moment; try again")
 
+    # Portal self-registration ---------------------------------------------------------------
+
+    def request_registration(self, *, account_id: UUID, email: str, name: str, digest: str,
+                             plan_tiers: frozenset[str]) -> CommandResult | None:
+        """Record a registration for `email` at one of the account's domains, its link's
+        secret known to the caller by `digest`; None (nothing recorded) when the account does
+        not let this address register, or it already has a user."""
+        email = clean_username(email)
+        try:
+            account = self.desk.account(account_id)
+        except NotFoundError:
+            return None
+        if (not account.may_self_register(plan_tiers)
+                or email.rpartition("@")[2] not in account.email_domains
+                or self.find(email) is not None):
+            return None
+        at = self.desk.clock.now()
+        registration = PortalRegistration(
+            id=PortalRegistration.id_for(digest), account_id=account.id, email=email,
+            name=clean_name(name, "name"), expires_at=at + REGISTRATION_LIFETIME,
+            occurred_at=at, actor=_contact_actor(account.id, email))
+        return self._save(registration)
+
+    def confirm_registration(self, *, digest: str, password_hash: str,
+                             plan_tiers: frozenset[str]) -> CommandResult:
+        """The link was followed: the address becomes a contact of the account (if it was not
+        one) and a client user with this password, all in one transaction."""
+        at = self.desk.clock.now()
+
+        def attempt() -> CommandResult:
+            registration = self._load(PortalRegistration.id_for(digest))
+            if not isinstance(registration, PortalRegistration):
+                raise InvalidInputError("this link is not valid: register again for a new one")
+            actor = _contact_actor(registration.account_id, registration.email)
+            user_id = User.id_for(registration.email)
+            registration.confirm(user_id, at, actor)
+            account = self.desk.account(registration.account_id)
+            if not account.may_self_register(plan_tiers):
+                raise InvalidStateError("this account no longer allows registering for the "
+                                        "portal; ask your account manager")
+            if self.find(registration.email) is not None:
+                raise InvalidStateError("this address is registered already: sign in")
+            contact_id = account.contact_by_email(registration.email) or account.add_contact(
+                registration.name, registration.email, None, "user", at, actor)
+            directory = self._load(DIRECTORY_ID)
+            if not isinstance(directory, UserDirectory):
+                directory = UserDirectory(id=DIRECTORY_ID, occurred_at=at, actor=actor)
+            user = User(id=user_id, username=registration.email, name=registration.name,
+                        role=UserRole.CLIENT.value, account_id=account.id,
+                        contact_id=contact_id, line=None, department=None, occurred_at=at,
+                        actor=actor)
+            user.set_password(password_hash, at, actor)
+            directory.list_user(registration.email, at, actor)
+            return self._save(user, directory, account, registration)
+
+        return self._retrying(attempt)
+
     # Mechanics -----------------------------------------------------------------------------
 
     def _load(self, aggregate_id: UUID) -> Aggregate | None:
@@ -211,6 +272,10 @@ class UserDesk:
             except IntegrityError:
                 continue
         raise InvalidStateError("changed by someone else at the same moment; try again")
+
+
+def _contact_actor(account_id: UUID, email: str) -> str:
+    return str(Actor(ActorKind.CONTACT, str(Account.contact_id(account_id, email))))
 
 
 __all__ = ["UserDesk", "UserRole"]

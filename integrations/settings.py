@@ -16,6 +16,10 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from domain.values import Tier
+
+PORTAL_TIERS = frozenset(t.value for t in Tier)
+
 
 class SettingsError(ValueError):
     """A setting has a value Carelog cannot use; the message names the variable."""
@@ -251,6 +255,18 @@ class Settings:
     login_limit_per_ip: int = 30
     """CARELOG_LOGIN_LIMIT_PER_IP: login attempts per 15 minutes from one client IP."""
 
+    portal_tiers: frozenset[str] = PORTAL_TIERS
+    """CARELOG_PORTAL_TIERS: the tiers whose accounts have the client portal (for example
+    `vip`), unless it is granted or revoked for one account; default: every tier."""
+
+    public_url: str | None = None
+    """CARELOG_PUBLIC_URL: https://carelog.example.com, where people reach Carelog, for the
+    links we mail; unset: http://CARELOG_HOST:CARELOG_PORT."""
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
     nats_url: str | None = None
     """CARELOG_NATS_URL: nats://host:port[,nats://…]; unset: the in-process bus, one process."""
 
@@ -339,6 +355,8 @@ class Settings:
             auth_recheck_seconds=_recheck(get("AUTH_RECHECK_SECONDS")),
             login_limit_per_user=_int(get("LOGIN_LIMIT_PER_USER"), 10, "LOGIN_LIMIT_PER_USER"),
             login_limit_per_ip=_int(get("LOGIN_LIMIT_PER_IP"), 30, "LOGIN_LIMIT_PER_IP"),
+            portal_tiers=_tiers(get("PORTAL_TIERS")),
+            public_url=_public_url(get("PUBLIC_URL")),
             nats_url=_nats_url(get("NATS_URL")),
             nats_prefix=_prefix(get("NATS_PREFIX") or "carelog"),
             nats_replicas=_int(get("NATS_REPLICAS"), 1, "NATS_REPLICAS"),
@@ -491,6 +509,23 @@ def _rates(raw: str | None, reporting: str) -> dict[str, Decimal]:
         if code != reporting:
             rates[code] = value
     return rates
+
+
+def _tiers(raw: str | None) -> frozenset[str]:
+    if raw is None:
+        return PORTAL_TIERS
+    tiers = frozenset(t.strip().lower() for t in raw.split(",") if t.strip())
+    unknown = sorted(tiers - PORTAL_TIERS)
+    if unknown or not tiers:
+        raise SettingsError(f"CARELOG_PORTAL_TIERS must name tiers among "
+                            f"{', '.join(sorted(PORTAL_TIERS))}, not {raw!r}")
+    return tiers
+
+
+def _public_url(raw: str | None) -> str | None:
+    if raw is not None and not raw.startswith(("https://", "http://")):
+        raise SettingsError("CARELOG_PUBLIC_URL must be an http(s):// URL")
+    return raw.rstrip("/") if raw else None
 
 
 def _nats_url(raw: str | None) -> str | None:

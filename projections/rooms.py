@@ -72,7 +72,7 @@ _PREVIEW = 200
 
 class RoomsProjection(Projection):
     name = "rooms"
-    version = 2
+    version = 3
     tables = (ROOMS, MESSAGES, READS, STRAYS)
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
@@ -91,8 +91,14 @@ class RoomsProjection(Projection):
     def _add(self, rows: Rows, message: dict[str, Any], position: int) -> None:
         room = self._room(rows, message["account_id"])
         at = message["occurred_at"]
-        room["message_count"] += 1
         room["last_position"] = position
+        rows.put(MESSAGES, {**message, "position": position})
+        if message["kind"] == "note":
+            # A note is for staff only: the room's summary, which clients read too, shows
+            # client-visible messages alone (staff count notes as unread all the same).
+            rows.put(ROOMS, room)
+            return
+        room["message_count"] += 1
         if room["last_activity_at"] is None or at >= room["last_activity_at"]:
             room["last_activity_at"] = at
             room["last_message"] = message["text"][:_PREVIEW]
@@ -102,7 +108,6 @@ class RoomsProjection(Projection):
             else:
                 room["waiting_since"] = None
         rows.put(ROOMS, room)
-        rows.put(MESSAGES, {**message, "position": position})
 
     @handles("carelog:Interaction.Recorded")
     def recorded(self, e: Any, rows: Rows, position: int) -> None:
@@ -255,10 +260,13 @@ class RoomsView:
             found = tx.fetch_one(sql, [reader, account_id])
             return tx.decode(found, _ROOM_TYPES) if found else None
 
-    def messages(self, account_id: str, last: int, before: str | None) -> Page:
-        """The `last` messages said before the cursor (the newest without one), oldest first."""
+    def messages(self, account_id: str, last: int, before: str | None,
+                 notes: bool = True) -> Page:
+        """The `last` messages said before the cursor (the newest without one), oldest first;
+        without staff `notes` when a client reads."""
         check_first(last)
-        clauses: list[str] = ["account_id = ?"]
+        clauses: list[str] = ["account_id = ?"] if notes else ["account_id = ?",
+                                                               "kind = 'message'"]
         params: list[Any] = [account_id]
         if before:
             at, position = decode_cursor(before, "ROOM", 2)
@@ -278,11 +286,13 @@ class RoomsView:
         page.reverse()
         return Page(page, len(found) > last)
 
-    def messages_after(self, account_id: str, position: int,
-                       limit: int = 500) -> list[dict[str, Any]]:
-        """Messages folded after log position `position`, in log order (for live listeners)."""
+    def messages_after(self, account_id: str, position: int, limit: int = 500,
+                       notes: bool = True) -> list[dict[str, Any]]:
+        """Messages folded after log position `position`, in log order (for live listeners);
+        without staff `notes` when a client listens."""
+        only = "" if notes else "AND kind = 'message' "
         sql = ("SELECT * FROM room_messages WHERE account_id = ? AND position > ? "
-               "ORDER BY position LIMIT ?")
+               f"{only}ORDER BY position LIMIT ?")
         with self.store.reader() as tx:
             found = [tx.decode(r, _MESSAGE_TYPES)
                      for r in tx.fetch_all(sql, [account_id, position, limit])]

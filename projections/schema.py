@@ -29,6 +29,10 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    beside: tuple[tuple[Dialect, str], ...] = ()
+    """Statements run after the table is made, for one dialect: what lives beside its rows and
+    follows them by itself (full-text indexes and their triggers, generated columns). They must
+    be safe to run again, and leave nothing stale when the table is dropped and made again."""
     column_names: tuple[str, ...] = field(init=False)
     column_types: dict[str, ColumnType] = field(init=False, compare=False, hash=False)
     sqlite_conversions: tuple[tuple[int, ColumnType], ...] = field(init=False)
@@ -57,6 +61,7 @@ class Table:
                 f"CREATE INDEX IF NOT EXISTS {self.name}_{'_'.join(index)}_idx "
                 f"ON {self.name} ({', '.join(index)})"
             )
+        stmts += [sql for only, sql in self.beside if only == dialect]
         return stmts
 
     def upsert_statement(self) -> str:

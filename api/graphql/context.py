@@ -31,6 +31,8 @@ class CareContext(BaseContext, kw_only=True):
     credential: tuple[str | None, str | None] | None = None
     """On a websocket: the bearer token and session cookie it connected with, to re-check the
     viewer before each subscription event."""
+    session_ended: bool = False
+    """Set when a subscription found the credential no longer valid: the socket is closed."""
 
 
 Info: TypeAlias = strawberry.Info[CareContext, None]

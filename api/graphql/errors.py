@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql.error import GraphQLError
@@ -31,11 +32,18 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, DomainError | GraphQLError)
 
 
-class ErrorCodes(MaskErrors):
-    """Domain errors keep their message and gain their code; anything else becomes INTERNAL."""
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
-    def __init__(self) -> None:
+
+class ErrorCodes(MaskErrors):
+    """Domain errors keep their message and gain their code; anything else becomes INTERNAL.
+
+    With `production`, validation errors lose graphql-core's "Did you mean ...?" hints: with
+    introspection off, they would still spell out the schema one guess at a time."""
+
+    def __init__(self, production: bool = False) -> None:
         super().__init__(error_message="Internal server error")
+        self.production = production
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._with_code(e) for e in errors]
@@ -51,6 +59,8 @@ class ErrorCodes(MaskErrors):
             return error
         else:
             extensions, message = {"code": INVALID_REQUEST}, error.message
+            if self.production:
+                message = _SUGGESTION.sub("", message)
         return GraphQLError(message, nodes=error.nodes, source=error.source,
                             positions=error.positions, path=error.path, extensions=extensions)
 

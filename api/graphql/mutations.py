@@ -34,7 +34,9 @@ async def _run(info: Info, action: Action, scope: UUID | None,
         interaction_id=ids.get("interactionId"), contact_id=ids.get("contactId"),
         invoice_id=ids.get("invoiceId"), alert_id=ids.get("alertId"), goal_id=ids.get("goalId"),
         survey_response_id=ids.get("surveyResponseId"), feedback_id=ids.get("feedbackId"),
-        model_version=result.extra.get("modelVersion"))
+        model_version=result.extra.get("modelVersion"),
+        article_id=ids.get("articleId"), announcement_id=ids.get("announcementId"),
+        answered=result.extra.get("answered"))
 
 
 async def _case_account(info: Info, case_id: UUID) -> UUID | None:

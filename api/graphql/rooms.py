@@ -109,7 +109,9 @@ class Room:
     async def messages(self, info: Info, first: int = 50,
                        before: str | None = None) -> RoomMessages:
         services = info.context.services
-        page = await services.read(services.rooms.messages, str(self.account_id), first, before)
+        staff = info.context.viewer.account_id is None
+        page = await services.read(services.rooms.messages, str(self.account_id), first, before,
+                                   staff)
         edges = [Edge(node=RoomMessage.from_row(r), cursor_of=partial(str, r["cursor"]))
                  for r in page.rows]
         return RoomMessages(edges=edges, has_previous_page=page.has_next,
@@ -272,6 +274,23 @@ class RoomMutation:
         desk = info.context.services.desk
         return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.set_email_domains,
                           account_id=account_id, domains=domains)
+
+    @strawberry.mutation(description="The account's contacts get the client portal whatever "
+                                      "the plan; with `selfRegistration`, anyone at its email "
+                                      "domains may sign up by mail.")
+    async def grant_portal_access(self, info: Info, account_id: UUID,
+                                  self_registration: bool = False) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.grant_portal_access,
+                          account_id=account_id, self_registration=self_registration)
+
+    @strawberry.mutation(description="No client portal for the account's contacts, whatever "
+                                      "the plan: their sessions and tokens are refused.")
+    async def revoke_portal_access(self, info: Info, account_id: UUID,
+                                   reason: str) -> CommandResult:
+        desk = info.context.services.desk
+        return await _run(info, Action.MANAGE_ACCOUNTS, account_id, desk.revoke_portal_access,
+                          account_id=account_id, reason=reason)
 
     @strawberry.mutation(description="A client's message in the web chat or the portal.")
     async def send_chat_message(self, info: Info, account_id: UUID, text: str,

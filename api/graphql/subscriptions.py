@@ -8,6 +8,8 @@ needs no separate query and cannot miss a change between the two.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncGenerator
 from uuid import UUID
 
@@ -19,7 +21,14 @@ from api.graphql.feedback import FeedbackItem
 from api.graphql.objects import Account, Case
 from api.graphql.rooms import RoomMessage
 from api.graphql.types import QueueSummary
-from domain.errors import NotFoundError
+from domain.errors import InvalidInputError, NotFoundError
+from projections.portfolio import PortfolioView
+
+
+@strawberry.type(description="The portfolio's views have folded the log up to `position`: "
+                             "ask `portfolio(waitFor: position)` again.")
+class PortfolioChange:
+    position: int
 
 
 @strawberry.type
@@ -58,6 +67,37 @@ class Subscription:
                     row = (await services.read(services.accounts.get_many, [key])).get(key)
                     if row is not None:
                         yield Account.from_row(row, currency)
+
+    @strawberry.subscription(description="News for a live dashboard: the position of the views "
+                                          "behind `portfolio` now, then after each change, at "
+                                          "most once every `seconds` (changes in between are "
+                                          "folded into one).")
+    async def portfolio_changed(self, info: Info, seconds: float = 2.0
+                                ) -> AsyncGenerator[PortfolioChange, None]:
+        authorize(info.context.viewer, Action.READ_PORTFOLIO)
+        if not 0.1 <= seconds <= 3600:
+            raise InvalidInputError("seconds must be between 0.1 and 3600")
+        services = info.context.services
+        async with services.feed.listen(PortfolioView.projections) as changes:
+            positions = await asyncio.to_thread(services.store.positions)
+            latest = min(positions.get(n, 0) for n in PortfolioView.projections)
+            yield PortfolioChange(position=latest)
+            news = aiter(changes)
+            pending = asyncio.ensure_future(anext(news))
+            try:
+                while True:
+                    latest = max(latest, (await pending).position)
+                    pending = asyncio.ensure_future(anext(news))
+                    quiet_until = time.monotonic() + seconds
+                    while (left := quiet_until - time.monotonic()) > 0:
+                        done, _ = await asyncio.wait({pending}, timeout=left)
+                        if not done:
+                            break
+                        latest = max(latest, pending.result().position)
+                        pending = asyncio.ensure_future(anext(news))
+                    yield PortfolioChange(position=latest)
+            finally:
+                pending.cancel()
 
     @strawberry.subscription(description="A support line's queue each time a case moves.")
     async def queue_changed(self, info: Info, line: int) -> AsyncGenerator[QueueSummary, None]:
@@ -100,6 +140,7 @@ class Subscription:
         services = info.context.services
         key = str(account_id)
         authorize(info.context.viewer, Action.READ_CASES, account_id)
+        staff = info.context.viewer.account_id is None
         async with services.feed.listen(["rooms"]) as changes:
             if await services.read(services.accounts.get_many, [key]) == {}:
                 raise NotFoundError(f"account {account_id} not found")
@@ -107,14 +148,16 @@ class Subscription:
                 room = await services.read(services.rooms.room, key, "")
                 after = room["last_position"] if room else 0
             seen = after
-            for row in await services.read(services.rooms.messages_after, key, seen):
+            for row in await services.read(services.rooms.messages_after, key, seen, 500,
+                                           staff):
                 seen = max(seen, row["position"])
                 yield RoomMessage.from_row(row)
             async for change in changes:
                 mine = [c for c in change.changes if c.account_id == key]
                 if not mine:
                     continue
-                fresh = await services.read(services.rooms.messages_after, key, seen)
+                fresh = await services.read(services.rooms.messages_after, key, seen, 500,
+                                            staff)
                 changed = await services.read(services.rooms.get_many, sorted(
                     {c.aggregate_id for c in mine if c.topic.startswith("carelog:Interaction.")
                      and c.topic != "carelog:Interaction.Recorded"}))
@@ -123,7 +166,8 @@ class Subscription:
                     changed.pop(row["id"], None)
                     yield RoomMessage.from_row(row)
                 for row in changed.values():
-                    yield RoomMessage.from_row(row)
+                    if staff or row["kind"] == "message":
+                        yield RoomMessage.from_row(row)
 
 
 async def _queue(info: Info, line: int) -> QueueSummary:

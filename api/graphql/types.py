@@ -148,6 +148,10 @@ class CommandResult:
         default=None, description="The health model version a publication made.")
     survey_response_id: UUID | None = None
     feedback_id: UUID | None = None
+    article_id: UUID | None = None
+    announcement_id: UUID | None = None
+    answered: int | None = strawberry.field(
+        default=None, description="How many linked cases an answer to them went to.")
 
 
 @strawberry.enum

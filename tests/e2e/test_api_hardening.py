@@ -58,12 +58,35 @@ def test_d1_d2_d3_d4_d10_limits_hold_before_execution(client: TestClient[Any],
     assert codes(many) == ["INVALID_INPUT"]
 
 
-def test_d5_production_hides_the_schema(production: TestClient[Any]) -> None:
+def test_d5_production_hides_the_schema(production: TestClient[Any], client: TestClient[Any],
+                                       runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     introspection = production.post("/graphql", json={"query": "{ __schema { types { name } } }"})
     assert "GRAPHQL_VALIDATION_FAILED" in introspection.text
     assert '"types"' not in introspection.text
     ide = production.get("/graphql", headers={"Accept": "text/html"})
     assert "graphiql" not in ide.text.lower()
+
+    add_user(runtime, "mia", "manager")
+    token = token_for(runtime, "mia")
+    typos = ["{ queus { line } }", "{ queues { lien } }",
+             "{ cases(frist: 1) { edges { cursor } } }", "query($s: Acount) { queues { line } }"]
+    for typo in typos:
+        hidden = post_gql(production, typo, token=token)
+        assert codes(hidden), hidden
+        assert set(codes(hidden)) == {"GRAPHQL_VALIDATION_FAILED"}, hidden
+        assert "Did you mean" not in json.dumps(hidden), hidden
+    # Development keeps graphql-core's hints, for the people writing queries.
+    assert "Did you mean" in json.dumps(post_gql(client, typos[0], token=token))
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("connection to /var/lib/secret.db refused")
+
+    monkeypatch.setattr(runtime.services.cases, "queue_summary", broken)
+    masked = post_gql(production, "{ queues { line } }", token=token)
+    assert codes(masked) == ["INTERNAL"]
+    assert masked["errors"][0]["message"] == "Internal server error"
+    assert "secret" not in json.dumps(masked)
+    assert "Traceback" not in json.dumps(masked)
 
 
 def test_d9_g2_every_root_field_refuses_anonymous_callers_whatever_the_headers(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar.testing import TestClient
@@ -20,6 +21,7 @@ from api.app import create_app
 from api.runtime import Runtime
 from integrations.settings import JiraSettings, Secret, Settings
 from tests.conftest import GraphQL
+from tests.e2e.users import add_user, post_gql, token_for
 from tests.jira_server import JiraStub, jira_stub
 from tests.live import CARELOG, environment, graphql, live_server, subscribe
 
@@ -148,6 +150,15 @@ def test_the_board_ranks_by_arr_and_shows_jiras_news(
     assert notes["big"] == [("note", "Feedback declined", 'Your request "SAML single sign-on" '
                                                           "(Reporting) was declined by the "
                                                           "product team.")]
+    # The note is for the manager: a client of the account never reads it, nor its preview.
+    add_user(runtime, "smallclient", "client", account_id=UUID(small))
+    seen = post_gql(client, """query($id: UUID!, $w: Int) { room(accountId: $id, waitFor: $w) {
+        lastMessage messageCount messages { edges { node { kind text } } } } }""",
+                    token_for(runtime, "smallclient"), id=small,
+                    w=runtime.desk.recorder.max_notification_id())["data"]["room"]
+    assert seen["messageCount"] == len(seen["messages"]["edges"])
+    assert all(e["node"]["kind"] == "message" for e in seen["messages"]["edges"])
+    assert "shipped" not in json.dumps(seen)
 
 
 def issue_in_progress(client: TestClient[Any], gql: GraphQL, stub: JiraStub

@@ -1,4 +1,5 @@
-"""A live subscription ends when its session does: logged out (here) or the user disabled."""
+"""A live subscription ends when its session does: logged out (here) or the user disabled; and
+then its socket is closed."""
 
 from __future__ import annotations
 
@@ -70,7 +71,13 @@ def test_a_live_subscription_ends_with_its_session(settings: Settings, runtime: 
                     await asyncio.sleep(1.2)  # the recheck interval of this process
                 desk.change_priority(case_id=case_id, priority="urgent", actor="staff:ann")
                 runtime.services.after_write()
-                return [await _message(ws), await _message(ws)]
+                ended, completed = await _message(ws), await _message(ws)
+                # The socket itself is closed: nothing else runs on a dead session.
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    await _message(ws)
+                assert closed.value.rcvd is not None
+                assert closed.value.rcvd.code == 4401
+                return [ended, completed]
             finally:
                 await ws.close()
 

@@ -106,3 +106,42 @@ def test_the_legacy_graphql_ws_protocol_is_refused(url: str) -> None:
             return f"refused {refused.response.status_code}"
 
     assert asyncio.run(scenario()) != "graphql-ws"
+
+
+def test_portfolio_changed_folds_a_burst_of_changes_into_one_news(url: str) -> None:
+    """A live dashboard hears of changes at most once per `seconds`, with the newest position,
+    and the portfolio asked with that position already holds what changed."""
+
+    async def scenario() -> tuple[int, list[int], float, list[str]]:
+        query = "subscription { portfolioChanged(seconds: 0.5) { position } }"
+        async with subscribe(url, query) as sub:
+            first = (await sub.next())["portfolioChanged"]["position"]
+            made = [await asyncio.to_thread(graphql, url, OPEN_ACCOUNT.replace(
+                "Globex Energy", f"Globex {n}")) for n in range(3)]
+            heads = [m["openAccount"]["notificationId"] for m in made]
+            started = asyncio.get_running_loop().time()
+            news = [(await sub.next())["portfolioChanged"]["position"]]
+            while news[-1] < heads[-1]:
+                news.append((await sub.next())["portfolioChanged"]["position"])
+            waited = asyncio.get_running_loop().time() - started
+            names = await asyncio.to_thread(
+                graphql, url, "query($w: Int) { portfolio(waitFor: $w) { name } }", w=news[-1])
+        return first, news, waited, [r["name"] for r in names["portfolio"]]
+
+    first, news, waited, names = asyncio.run(scenario())
+    assert first >= 0
+    assert news == sorted(news)
+    assert news[-1] >= first
+    assert len(news) <= 2  # three commands within half a second: one or two news, not three
+    assert {"Globex 0", "Globex 1", "Globex 2"} <= set(names)
+    assert waited < 5
+
+
+def test_portfolio_changed_refuses_a_silly_interval(url: str) -> None:
+    async def scenario() -> Any:
+        async with subscribe(url, "subscription { portfolioChanged(seconds: 0) { position } }"
+                             ) as sub:
+            return await sub.next()
+
+    with pytest.raises(Exception, match="seconds must be between"):
+        asyncio.run(scenario())

@@ -26,6 +26,7 @@ from graphql import (
 from litestar.testing import TestClient
 
 from api.runtime import Runtime
+from tests.conftest import START
 from tests.e2e.users import add_user, post_gql, token_for
 
 pytestmark = pytest.mark.e2e
@@ -125,6 +126,7 @@ def test_a_client_never_sees_another_company_and_cannot_tell_its_ids_from_missin
     a_case = desk.open_case(account_id=a, channel="email", subject="Alpha question",
                             text="Alpha text", actor=staff).ids["caseId"]
     desk.post_to_room(account_id=b, text="Bravo room note", author="Ann", actor=staff)
+    _bravo_articles_and_announcement(runtime, b, staff)
     add_user(runtime, "alice@alpha.example", "client", account_id=a)
     token = token_for(runtime, "alice@alpha.example")
     wait = desk.recorder.max_notification_id() or 0
@@ -160,6 +162,20 @@ def test_a_client_never_sees_another_company_and_cannot_tell_its_ids_from_missin
     assert asked_about_ids >= 6
     assert {"account", "case", "cases", "room"} <= own_data_seen, own_data_seen
     assert isinstance(UUID(str(a)), UUID)
+
+
+def _bravo_articles_and_announcement(runtime: Runtime, b: UUID, staff: str) -> None:
+    """What A's client must never see: a staff-only article, an article for a plan A is not
+    on, and an announcement for B alone (with a case of B linked to it)."""
+    desk = runtime.desk
+    for title, visibility, plans in (("Bravo internal runbook", "internal", []),
+                                     ("Bravo plan guide", "plans", ["enterprise"])):
+        article = desk.draft_article(title=title, body=f"{title}: secret steps", language="en",
+                                     topic="x", actor=staff).ids["articleId"]
+        desk.publish_article(article_id=article, visibility=visibility, plans=plans,
+                             actor=staff)
+    desk.publish_announcement(kind="incident", title="Bravo outage", text="Bravo is down",
+                              starts_at=START, accounts=[b], actor=staff)
 
 
 CLIENT_WRITES = {

@@ -1,8 +1,11 @@
-"""`carelog users add|list|password|disable|token` on both backends, against a running app."""
+"""`carelog users add|list|password|disable|token` on both backends, against a running app;
+and the `users` query with each token's last use."""
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,8 +14,10 @@ from litestar.testing import TestClient
 
 from api.cli import main
 from api.runtime import Runtime
+from integrations.clock import FakeClock
 from integrations.settings import Settings
-from tests.e2e.users import RECHECK, post_gql, refused_within
+from tests.conftest import START
+from tests.e2e.users import RECHECK, add_user, codes, post_gql, refused_within, token_for
 
 pytestmark = pytest.mark.e2e
 
@@ -76,3 +81,40 @@ def test_an_administrator_manages_users_and_tokens_from_the_shell(
     after = {r["username"]: r for r in json.loads(run(settings, "list", "--json").stdout_bytes)}
     assert after["ann@example.com"]["disabled"] is True
     assert run(settings, "list").exit_code == 0
+
+
+def test_a_tokens_last_use_is_shown_and_written_at_most_once_a_minute(
+        settings: Settings, runtime: Runtime, client: TestClient[Any],
+        clock: FakeClock) -> None:
+    add_user(runtime, "ada", "admin")
+    add_user(runtime, "mia", "manager")
+    secret = token_for(runtime, "ada")
+    unused = token_for(runtime, "mia")
+    users = "{ users { username tokens { label lastUsedAt } } }"
+
+    def last_used() -> dict[str, str | None]:
+        rows = json.loads(run(settings, "list", "--json").stdout_bytes)
+        return {r["username"]: r["tokens"][0]["lastUsedAt"] for r in rows}
+
+    assert last_used() == {"ada": None, "mia": None}
+    head = runtime.desk.recorder.max_notification_id()
+    answer = post_gql(client, users, token=secret)
+    assert not answer.get("errors"), answer
+    assert {u["username"]: u["tokens"][0]["lastUsedAt"] for u in answer["data"]["users"]} == {
+        "ada": START.isoformat(), "mia": None}
+    assert last_used()["ada"] == START.isoformat()
+
+    clock.advance(timedelta(seconds=30))
+    time.sleep(RECHECK)  # past the process's recheck: the log is read again
+    assert not post_gql(client, ACCOUNTS, token=secret).get("errors")
+    assert last_used()["ada"] == START.isoformat()  # within the minute: not written again
+    clock.advance(timedelta(seconds=31))
+    time.sleep(RECHECK)
+    assert not post_gql(client, ACCOUNTS, token=secret).get("errors")
+    assert last_used()["ada"] == (START + timedelta(seconds=61)).isoformat()
+    assert runtime.desk.recorder.max_notification_id() == head  # no event for any of it
+
+    assert codes(post_gql(client, users, token=unused)) == ["FORBIDDEN"]  # admins only
+    table = run(settings, "list")
+    assert table.exit_code == 0
+    assert "09:01" in table.output

@@ -19,6 +19,7 @@ from projections.registry import all_projections
 from projections.runner import FoldError, ProjectionRunner
 from projections.store import ViewStore
 from tests.conftest import START
+from workers.announcements import AnnouncementReactor
 from workers.projectors import ProjectorPool
 
 pytestmark = pytest.mark.integration
@@ -116,6 +117,17 @@ def _alert_and_goal(runtime: Runtime) -> None:
         sender="x@nowhere.example", sender_name="X", text="Who reads this?",
         occurred_at=desk.clock.now()), reason="no account knows x@nowhere.example",
         actor="integration:email")
+    # Announcements: one delivered to the Telegram-linked account, with a case linked to it.
+    announcement = desk.publish_announcement(
+        kind="incident", title="Slow sync", text="Sync runs late.",
+        starts_at=desk.clock.now() - timedelta(hours=1), accounts=[vip],
+        actor="staff:ann").ids["announcementId"]
+    AnnouncementReactor(desk, runtime.services.announcements,
+                        runtime.services.directory).fan_out(announcement)
+    case = desk.open_case(account_id=vip, channel="email", subject="Sync late?", text="Why?",
+                          actor="staff:ann").ids["caseId"]
+    desk.link_case_to_announcement(announcement_id=announcement, case_id=case,
+                                   actor="system:announcements")
 
 
 def test_a_page_is_folded_once_even_with_two_runners(runtime: Runtime) -> None:
@@ -331,6 +343,11 @@ def _history_in_time_order(runtime: Runtime, clock: Any, steps: int = 120) -> No
     cases: list[Any] = []
     desk = runtime.desk
     clock.at = START - timedelta(days=60)
+    article = desk.draft_article(title="Restarting a sync", body="Press Restart.",
+                                 language="en", actor="staff:ann").ids["articleId"]
+    desk.publish_article(article_id=article, visibility="public", actor="staff:ann")
+    desk.publish_announcement(kind="maintenance", title="Upgrade", text="Sunday night.",
+                              starts_at=clock.now(), actor="staff:ann")
     for step in range(steps):
         clock.advance(timedelta(hours=rng.randint(1, 12)))
         kind = rng.random()

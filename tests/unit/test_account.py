@@ -352,3 +352,32 @@ def test_every_account_event_records_business_time_and_actor(desk, clock, accoun
     assert changed.occurred_at == START + timedelta(hours=2)
     assert changed.occurred_at.tzinfo is UTC
     assert changed.actor == "system:renewal-rule"
+
+
+# Portal access -----------------------------------------------------------------------------
+
+ALL_TIERS = frozenset({"vip", "enterprise", "business", "standard"})
+
+
+def test_portal_access_follows_the_plan_until_granted_or_revoked_for_the_account(desk):
+    account_id = desk.open_account(name="Acme", tier="standard", manager="Ann", currency="EUR",
+                                   actor=STAFF).ids["accountId"]
+    account = desk.account(account_id)
+    assert account.has_portal(ALL_TIERS)
+    assert not account.has_portal(frozenset({"vip"}))
+    assert not account.may_self_register(ALL_TIERS)
+
+    desk.grant_portal_access(account_id=account_id, self_registration=True, actor=STAFF)
+    account = desk.account(account_id)
+    assert account.has_portal(frozenset({"vip"}))
+    assert account.may_self_register(ALL_TIERS)
+    with nothing_written(desk), pytest.raises(InvalidStateError):
+        desk.grant_portal_access(account_id=account_id, self_registration=True, actor=STAFF)
+
+    desk.revoke_portal_access(account_id=account_id, reason="unpaid", actor=STAFF)
+    account = desk.account(account_id)
+    assert not account.has_portal(ALL_TIERS)
+    assert not account.may_self_register(ALL_TIERS)
+    assert topics(desk)[-2:] == ["carelog:Account.PortalAccessGranted",
+                                 "carelog:Account.PortalAccessRevoked"]
+    assert events(desk, "carelog:Account.PortalAccessRevoked")[0].actor == STAFF
