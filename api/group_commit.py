@@ -20,11 +20,14 @@ _PENDING = object()
 
 
 class _Slot(Generic[R, T]):
-    __slots__ = ("outcome", "request")
+    __slots__ = ("outcome", "request", "wake")
 
     def __init__(self, request: R) -> None:
         self.request = request
         self.outcome: T | BaseException | object = _PENDING
+        self.wake = threading.Lock()
+        """Held until its caller may go on: with its outcome, or to lead the next batch."""
+        self.wake.acquire()
 
 
 class GroupCommit(Generic[R, T]):
@@ -36,31 +39,34 @@ class GroupCommit(Generic[R, T]):
         self.max_batch = max_batch
         self._queue: list[_Slot[R, T]] = []
         self._leading = False
-        self._changed = threading.Condition()
+        self._mutex = threading.Lock()
         self.batches = 0
         self.requests = 0
 
     def submit(self, request: R) -> T:
-        """Handle `request` in the next batch that has room; its result, or raise its error."""
+        """Handle `request` in the next batch that has room; its result, or raise its error.
+
+        Each waiting caller is woken once, by the leader of its batch with its outcome, or by
+        the leader before, as the first in the queue, to lead the next batch (the leader is
+        always in the batch it leads)."""
         slot: _Slot[R, T] = _Slot(request)
-        with self._changed:
+        with self._mutex:
             self._queue.append(slot)
-        while True:
-            with self._changed:
-                while slot.outcome is _PENDING and self._leading:
-                    self._changed.wait()
-                if slot.outcome is not _PENDING:
-                    break
-                self._leading = True
-                batch = self._queue[:self.max_batch]
-                del self._queue[:self.max_batch]
-            self._lead(batch)
+            leads = not self._leading
+            self._leading = True
+        if not leads:
+            slot.wake.acquire()
+        if slot.outcome is _PENDING:
+            self._lead()
         outcome = slot.outcome
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome  # type: ignore[return-value]
 
-    def _lead(self, batch: list[_Slot[R, T]]) -> None:
+    def _lead(self) -> None:
+        with self._mutex:
+            batch = self._queue[:self.max_batch]
+            del self._queue[:self.max_batch]
         outcomes: Sequence[T | BaseException]
         try:
             outcomes = self._run([s.request for s in batch])
@@ -68,10 +74,13 @@ class GroupCommit(Generic[R, T]):
                 raise RuntimeError(f"a batch of {len(batch)} answered {len(outcomes)} times")
         except BaseException as error:  # an outage: everybody's
             outcomes = [error] * len(batch)
-        with self._changed:
-            for slot, outcome in zip(batch, outcomes, strict=True):
-                slot.outcome = outcome
+        with self._mutex:
             self.batches += 1
             self.requests += len(batch)
-            self._leading = False
-            self._changed.notify_all()
+            following = self._queue[0] if self._queue else None
+            self._leading = following is not None
+        for slot, outcome in zip(batch, outcomes, strict=True):
+            slot.outcome = outcome
+            slot.wake.release()
+        if following is not None:
+            following.wake.release()

@@ -28,6 +28,7 @@ from workers.outbound_delivery import OutboundDelivery, delivery_lease
 from workers.periodic import PeriodicWorker
 from workers.projectors import ProjectorPool
 from workers.sla_clock import SlaClockReactor
+from workers.telegram_polling import polling_lease
 
 
 @dataclass
@@ -91,7 +92,8 @@ class Runtime:
                 delivery_worker.nudge()
 
         services = Services(settings, desk, store, [r.name for r in runners], after_write, feed)
-        telegram = (TelegramBot(settings.telegram, desk, services.inbox, after_write)
+        telegram = (TelegramBot(settings.telegram, desk, services.inbox, after_write,
+                                lease=polling_lease(settings))
                     if settings.telegram.enabled else None)
         email = EmailInbox(settings.email, desk, services.inbox, clock)
         # Outbound messages go out through the sender of their channel.

@@ -24,6 +24,7 @@ from integrations.telegram.bot_api import (
     TelegramSender,
 )
 from integrations.telegram.updates import BotIdentity, ParsedUpdate
+from workers.lease import Lease
 from workers.telegram_polling import TelegramPoller
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,8 @@ PRIVACY_WARNING = (
 
 class TelegramBot:
     def __init__(self, settings: TelegramSettings, desk: CareDesk, inbox: Inbox,
-                 after_write: Callable[[], None], poll_timeout: int = 25) -> None:
+                 after_write: Callable[[], None], poll_timeout: int = 25,
+                 lease: Lease | None = None) -> None:
         assert settings.token is not None, "TelegramBot needs CARELOG_TELEGRAM_TOKEN"
         self.settings = settings
         self.api = BotApi(settings.token, settings.api_url, timeout=settings.timeout)
@@ -49,6 +51,8 @@ class TelegramBot:
         self.identity: BotIdentity | None = None
         """Who the bot is, once `getMe` answered: its own messages are skipped."""
         self.poller: TelegramPoller | None = None
+        self.lease = lease
+        """Held by the poller of this process while it polls: one poller at a time."""
         self.webhook_threads = ThreadPoolExecutor(WEBHOOK_THREADS,
                                                   thread_name_prefix="telegram-webhook")
         """Where webhook deliveries wait for their batch: enough for Telegram's up to 100
@@ -103,7 +107,7 @@ class TelegramBot:
         except (BotApiError, BotApiUnavailableError) as error:
             log.warning("Telegram deleteWebhook failed: %s; polling all the same", error)
         self.poller = TelegramPoller(self.api, self._polled, self.identity,
-                                     poll_timeout=self.poll_timeout)
+                                     poll_timeout=self.poll_timeout, lease=self.lease)
         self.poller.start()
         log.info("polling Telegram for updates")
 

@@ -15,14 +15,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
     ProcessingEvent,
-    project_aggregate,
 )
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
@@ -35,6 +34,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 
 from domain.account import Account, clean_name
+from domain.aggregate_cache import AggregateCache
 from domain.alert import Alert, AlertKind
 from domain.announcement import Announcement, AnnouncementKind, clean_announcement
 from domain.article import Article, clean_article
@@ -175,10 +175,13 @@ class CareDesk(Application[UUID]):
         self.send_feedback_outcomes = False
         """Post a shipped or declined feedback's outcome into each requesting account's room
         (and so to its bound chats) instead of leaving a note for the manager to pass on."""
-        self.read_histories: Callable[[Sequence[UUID]],
+        self.read_histories: Callable[[Mapping[UUID, int]],
                                       Mapping[UUID, Sequence[StoredEvent]]] | None = None
-        """Reads several aggregates' events in one query (set by the persistence wiring);
-        without it a batch reads them one per query, several at a time."""
+        """Reads several aggregates' events after the versions given (0: all) in one query
+        (set by the persistence wiring); without it a batch reads them one per query, several
+        at a time, and keeps nothing between batches."""
+        self.batch_reads = AggregateCache((Account, Conversation, Case))
+        """The chats, accounts and cases batches of messages read, kept between batches."""
         self._units = threading.local()
         """This thread's unit of work while it decides a batch of messages."""
         self._prefetcher = ThreadPoolExecutor(_PREFETCH_THREADS,
@@ -716,7 +719,8 @@ class CareDesk(Application[UUID]):
             # The aggregates read carry what this pass decided: read them afresh.
             left = [a for i, a in enumerate(arrivals) if i not in outcomes]
             read = self._prefetch(left, {}) if len(left) > 1 else {}
-        last = self.save(*unit.events)[-1].notification.id if unit.events else self._head()
+        last = self.save_events(unit.events)[-1].notification.id if unit.events else self._head()
+        self.batch_reads.put(unit.saved())
         for i, made in decided.items():
             if isinstance(made, RefusedChannelError):
                 outcomes[i] = RefusedChannelError(made.message, made.allowed,
@@ -743,18 +747,27 @@ class CareDesk(Application[UUID]):
             return {}
         if self.read_histories is None or self.snapshots is not None:
             return dict(zip(wanted, self._prefetcher.map(self._load, wanted), strict=True))
-        histories = self.read_histories(wanted)
+        kept = self.batch_reads.take(wanted)
+        histories = self.read_histories({i: kept[i].version if i in kept else 0 for i in wanted})
         found: dict[UUID, Aggregate | None] = {}
         for aggregate_id in wanted:
-            found[aggregate_id] = project_aggregate(None, (
-                self.mapper.to_domain_event(stored)
-                for stored in histories.get(aggregate_id, ())))
+            aggregate = kept.get(aggregate_id)
+            for stored in histories.get(aggregate_id, ()):
+                event = cast(Aggregate.Event, self.mapper.to_domain_event(stored))
+                aggregate = event.mutate(aggregate)
+            found[aggregate_id] = aggregate
         return found
 
     def conversations(self, places: Iterable[tuple[str, str]]) -> dict[UUID, Aggregate | None]:
         """The conversations at these (channel, place) pairs, read several at a time, keyed
-        by id: what `receive_messages` may be given as `known`. Unbound ones included."""
-        return self._load_all(Conversation.id_for(c, p) for c, p in places)
+        by id: what `receive_messages` may be given as `known`. Unbound ones included.
+
+        With them, in the same query, the accounts and current cases of the chats a batch
+        kept (`batch_reads`): what a batch of their messages reads next."""
+        chats = [Conversation.id_for(c, p) for c, p in places]
+        related = [i for chat in self.batch_reads.peek(chats) if isinstance(chat, Conversation)
+                   for i in (chat.account_id, chat.current_case_id) if i is not None]
+        return self._load_all([*chats, *related])
 
     def close(self) -> None:
         self._prefetcher.shutdown(wait=True)

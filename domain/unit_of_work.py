@@ -30,3 +30,12 @@ class UnitOfWork:
             pending = aggregate.pending_events
             self.events.extend(pending[self._taken.get(aggregate.id, 0):])
             self._taken[aggregate.id] = len(pending)
+
+    def saved(self) -> list[Aggregate]:
+        """Once `events` are saved: every aggregate read or made, its staged events cleared
+        as recorded (one that changed without staging keeps them, and is not to be reused)."""
+        for aggregate_id, staged in self._taken.items():
+            aggregate = self.seen[aggregate_id]
+            if aggregate is not None and len(aggregate.pending_events) == staged:
+                aggregate.collect_events()
+        return [a for a in self.seen.values() if a is not None]

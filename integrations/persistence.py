@@ -13,6 +13,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from domain.application import CareDesk
 from domain.ports import Clock
+from integrations.event_recorder import TOPIC as RECORDER_TOPIC
 from integrations.histories import history_reader
 from integrations.settings import Settings, SettingsError
 from projections.store import PostgresViewStore, SQLiteViewStore, ViewStore
@@ -52,6 +53,7 @@ def eventsourcing_env(settings: Settings) -> dict[str, str]:
         # Off on purpose: that insert path skips the table lock and the tracking write
         # (shared/reference/reliability-security.md 1.4).
         "POSTGRES_ENABLE_DB_FUNCTIONS": "",
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
 
 

@@ -6,6 +6,12 @@ re-reads it instead of losing it (the store refuses what was stored already), an
 id handled lately is not handed over twice. An update that
 cannot be read is logged and skipped: reading it again would not help. Errors of Telegram or
 the handler pause the loop, longer while they last, up to `max_backoff`.
+
+With a lease only its holder polls: several processes may run the poller (`carelog worker
+telegram` on two machines), and Telegram's updates are read by one at a time. When the holder
+stops or dies, its lease is released (by the database session or the kernel) and another
+poller takes it over within `lease_retry` seconds; updates its predecessor handled but had not
+yet confirmed are read again and found stored already.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from integrations.settings import Settings
 from integrations.telegram.dedupe import SeenUpdates, UpdateOffset
 from integrations.telegram.updates import (
     BotIdentity,
@@ -22,6 +29,7 @@ from integrations.telegram.updates import (
     ParsedUpdate,
     parse_update,
 )
+from workers.lease import FileLease, Lease, PostgresLease
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +45,8 @@ class TelegramPoller:
     def __init__(self, api: UpdateSource, handler: Callable[[ParsedUpdate], object],
                  bot: BotIdentity | None = None, poll_timeout: int = 25,
                  offset: UpdateOffset | None = None, seen: SeenUpdates | None = None,
-                 min_backoff: float = 1.0, max_backoff: float = 60.0) -> None:
+                 min_backoff: float = 1.0, max_backoff: float = 60.0,
+                 lease: Lease | None = None, lease_retry: float = 1.0) -> None:
         self.api = api
         self.handler = handler
         self.bot = bot
@@ -47,6 +56,9 @@ class TelegramPoller:
         """Updates handled lately: one delivered twice is handed over once."""
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.lease = lease
+        """Held while polling, when several processes may poll (see the module's text)."""
+        self.lease_retry = lease_retry
         self.last_error: str | None = None
         self.errors = 0
         """Failed rounds since the poller started."""
@@ -78,19 +90,43 @@ class TelegramPoller:
     def run(self) -> None:
         """Rounds until stopped (in the calling thread)."""
         backoff = self.min_backoff
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception as error:  # Telegram down or the handler failed: wait, re-read
-                self.errors += 1
-                self.last_error = f"{type(error).__name__}: {error}"
-                log.warning("Telegram polling failed (%s); next try in %.0fs",
-                            self.last_error, backoff)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
-            else:
-                self.last_error = None
-                backoff = self.min_backoff
+        try:
+            while not self._stop.is_set():
+                if self.lease is not None and not self._lease_held():
+                    self._stop.wait(self.lease_retry)
+                    continue
+                backoff = self._round(backoff)
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    def _round(self, backoff: float) -> float:
+        """One poll; the pause before the next one after an error."""
+        try:
+            self.poll_once()
+        except Exception as error:  # Telegram down or the handler failed: wait, re-read
+            self.errors += 1
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.warning("Telegram polling failed (%s); next try in %.0fs",
+                        self.last_error, backoff)
+            self._stop.wait(backoff)
+            return min(backoff * 2, self.max_backoff)
+        self.last_error = None
+        return self.min_backoff
+
+    def _lease_held(self) -> bool:
+        """Hold the lease, taking it (again) when free; its database session may have ended.
+        A store that cannot be asked counts as someone else holding it."""
+        assert self.lease is not None
+        try:
+            if self.lease.held():
+                return True
+            self.lease.release()
+            return self.lease.try_acquire()
+        except Exception as error:
+            self.last_error = f"lease: {type(error).__name__}: {error}"
+            log.warning("Telegram polling waits: its lease cannot be taken (%s)", error)
+            return False
 
     def poll_once(self) -> int:
         """One getUpdates and the handling of what it returned; how many updates were handled.
@@ -121,3 +157,10 @@ def _update_id(raw: dict[str, Any]) -> int:
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         raise InvalidUpdateError("getUpdates returned an update without an integer update_id")
     return update_id
+
+
+def polling_lease(settings: Settings) -> Lease:
+    """One poller of Telegram at a time among the processes sharing this store."""
+    if settings.database_url is not None:
+        return PostgresLease(settings.database_url, "carelog:telegram-polling")
+    return FileLease(settings.data_dir / "telegram-polling.lock")

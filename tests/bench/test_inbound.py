@@ -13,6 +13,10 @@ Sizes (environment variables, optional):
   CARELOG_BENCH_INBOUND_MESSAGES   messages in the end-to-end figure (5,000)
   CARELOG_BENCH_RAW_COMMITS        one-row commits in each raw figure (5,000)
   CARELOG_BENCH_STORM              messages in the incident storm (50,000)
+  CARELOG_BENCH_BATCHES            batches of 20 in the figure of the batch path alone (250)
+
+The batch path alone (`CareDesk.conversations` then `receive_messages`, what a batch leader
+does, without HTTP or projectors) shows what the serial part of group commit costs.
 """
 
 from __future__ import annotations
@@ -36,7 +40,10 @@ import pytest
 
 from api.app import create_app
 from api.runtime import Runtime
+from domain.application import Arrival
+from domain.ports import InboundMessage
 from integrations.clock import SystemClock
+from integrations.persistence import open_desk
 from integrations.settings import Secret, Settings, TelegramSettings
 from integrations.telegram.webhook import SECRET_HEADER
 from tests.bench.conftest import figure, size
@@ -49,6 +56,7 @@ CLIENTS = size("INBOUND_CLIENTS", 40)
 MESSAGES = size("INBOUND_MESSAGES", 5_000)
 RAW_COMMITS = size("RAW_COMMITS", 5_000)
 STORM = size("STORM", 50_000)
+BATCHES = size("BATCHES", 250)
 ACCOUNTS = 10
 GROUPS_PER_ACCOUNT = 3
 SECRET = "inbound-bench-secret"
@@ -191,13 +199,16 @@ class Run:
     send_seconds: float
     end_to_end_seconds: float
     in_view: int
+    cpu_seconds: float
+    """CPU time of this process (the server; the load comes from another) meanwhile: less
+    sensitive than the rates to what else the machine runs."""
 
 
 def _drive(server: Server, count: int, label: str, timeout: float) -> Run:
     """Post `count` new updates; wait until the rooms view holds them all; check each once."""
     before, _ = server.in_view()
     bodies = server.bodies(count, label)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     sent = server.post(bodies, CLIENTS)
     assert sent["failures"] == [], sent["failures"]
     assert sent["statuses"] == {"200": count}, sent
@@ -210,7 +221,7 @@ def _drive(server: Server, count: int, label: str, timeout: float) -> Run:
     rows, distinct = server.in_view()
     assert rows == before + count, (rows, before + count)
     assert distinct == rows
-    return Run(count, float(sent["seconds"]), seconds, rows - before)
+    return Run(count, float(sent["seconds"]), seconds, rows - before, time.process_time() - cpu)
 
 
 @pytest.mark.timeout(1800)
@@ -231,6 +242,8 @@ def test_inbound_messages_end_to_end(server: Server) -> None:
            rate / concurrent, "")
     figure(backend, "inbound: messages per transaction (group commit, mean)",
            receiving.requests / max(receiving.batches, 1), "")
+    figure(backend, "inbound: server CPU time per message (all its threads)",
+           run.cpu_seconds / run.sent * 1000, "ms")
 
     # Redelivered updates are answered as duplicates and change nothing.
     rows, _ = server.in_view()
@@ -256,3 +269,48 @@ def _rebuild(server: Server, first: int, count: int) -> list[bytes]:
         return server.bodies(count, "message")
     finally:
         server.next_update = saved
+
+
+def test_the_batch_path_alone(make_settings: Callable[..., Settings]) -> None:
+    desk = open_desk(make_settings("postgres"), SystemClock())
+    try:
+        chats: list[tuple[str, Any]] = []
+        for a in range(ACCOUNTS):
+            account = desk.open_account(name=f"Bench Client {a}", tier="vip", manager="Anna",
+                                        currency="EUR", actor="staff:bench").ids["accountId"]
+            for g in range(GROUPS_PER_ACCOUNT):
+                code = desk.issue_link_code(account_id=account, actor="staff:bench").extra["code"]
+                chat = str(-100_000_000 - a * 100 - g)
+                desk.redeem_link_code(code=code, channel="telegram", conversation=chat,
+                                      title=chat, actor="integration:telegram")
+                chats.append((chat, account))
+        sent = iter(range(1, 10**9))
+
+        def batch() -> list[Arrival]:
+            made = []
+            for _ in range(20):
+                n = next(sent)
+                chat, account = chats[n % len(chats)]
+                made.append(Arrival(InboundMessage(
+                    channel="telegram", external_id=f"{chat}:{n}", conversation=chat,
+                    sender="7000", sender_name="Client", text=f"message {n}: it is down",
+                    occurred_at=desk.clock.now()), account, "integration:telegram"))
+            return made
+
+        def deliver(arrivals: list[Arrival]) -> None:
+            known = desk.conversations(("telegram", a.message.conversation) for a in arrivals)
+            outcomes = desk.receive_messages(arrivals, known=known)
+            assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+
+        for _ in range(10):  # warm: every chat has its case
+            deliver(batch())
+        started, cpu = time.perf_counter(), time.process_time()
+        for _ in range(BATCHES):
+            deliver(batch())
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        desk.close()
+    figure("postgres", f"inbound: {BATCHES} batches of 20 alone (what a leader does)",
+           BATCHES * 20 / seconds, "messages/s")
+    figure("postgres", "inbound: the same, CPU time per message", cpu / (BATCHES * 20) * 1000,
+           "ms")

@@ -323,3 +323,52 @@ def test_the_telegram_worker_polls_until_told_to_stop(
         assert topics(runtime, "carelog:StrayMessage.Held") == 1  # nobody linked that chat
     finally:
         runtime.close()
+
+
+def test_of_two_pollers_only_the_lease_holder_polls_and_the_other_takes_over(
+        make_settings: Callable[..., Settings], backend: str, stub: BotApiStub,
+        clock: FakeClock) -> None:
+    """Two processes polling one bot (`carelog worker telegram` twice): one reads getUpdates,
+    each update is stored once, and polling goes on when that one stops."""
+    settings = make_settings(backend, telegram=telegram_settings(stub, mode="polling"))
+    runtimes = [Runtime.open(settings, clock), Runtime.open(settings, clock, folds=False)]
+    handled: list[list[int]] = [[], []]
+    try:
+        desk = runtimes[0].desk
+        account = desk.open_account(name="Globex Energy", tier="vip", manager="Anna Berg",
+                                    currency="EUR", actor="staff:ann").ids["accountId"]
+        code = desk.issue_link_code(account_id=account, actor="staff:ann").extra["code"]
+        desk.redeem_link_code(code=code, channel="telegram", conversation=str(GROUP),
+                              title="Globex x Carelog", actor="integration:telegram")
+        clock.advance(timedelta(hours=1))
+        bots = [rt.telegram for rt in runtimes if rt.telegram is not None]
+        for bot, seen in zip(bots, handled, strict=True):
+            bot.poll_timeout = 1
+            bot.updates.handle = _counting(  # type: ignore[method-assign,assignment]
+                bot.updates.handle, seen)
+        bots[0].start(poll=True)
+        lease = bots[0].lease
+        assert lease is not None
+        until(lease.held)
+        bots[1].start(poll=True)
+        stub.queue(*(message(n, n, f"message {n}", T0 + n) for n in range(1, 6)))
+        until(lambda: any(c.params.get("offset") == 6 for c in stub.calls_to("getUpdates")))
+        assert (handled[0], handled[1]) == ([1, 2, 3, 4, 5], [])
+        bots[0].stop()  # its lease goes with it
+        stub.queue(*(message(n, n, f"message {n}", T0 + n) for n in range(6, 11)))
+        until(lambda: any(c.params.get("offset") == 11 for c in stub.calls_to("getUpdates")))
+        assert handled[1] == [6, 7, 8, 9, 10]
+        recorded = [n for n in desk.recorder.select_notifications(start=None, limit=10_000)
+                    if n.topic == "carelog:Interaction.Recorded"]
+        assert len(recorded) == 10  # each message once
+    finally:
+        for rt in runtimes:
+            rt.close()
+
+
+def _counting(handle: Callable[[Any], str], seen: list[int]) -> Callable[[Any], str]:
+    def counted(update: Any) -> str:
+        seen.append(update.update_id)
+        return handle(update)
+
+    return counted

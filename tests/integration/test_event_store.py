@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -18,6 +19,7 @@ from domain.interaction import Interaction
 from domain.values import Money
 from integrations import persistence
 from integrations.clock import SystemClock
+from integrations.event_recorder import EventRecorder
 from integrations.persistence import open_desk
 from integrations.settings import Settings, SettingsError
 from tests.conftest import START
@@ -65,6 +67,27 @@ def test_notification_ids_increase_in_commit_order(runtime: Runtime) -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == 5
     assert desk.recorder.max_notification_id() == ids[-1]
+
+
+def test_one_save_of_many_events_gets_ids_in_the_order_of_its_events(runtime: Runtime) -> None:
+    desk = runtime.desk
+    if runtime.settings.database_url is not None:  # the save is one insert of plain arrays
+        assert isinstance(desk.recorder, EventRecorder)
+    account_id = _account(desk)
+    head = desk.recorder.max_notification_id() or 0
+    cases = [Case(id=uuid4(), account_id=account_id, channel="email", subject=f"case {i}",
+                  topic=None, priority="normal", line=1, contact_id=None,
+                  opening_interaction_id=uuid4(), first_response_due=START + timedelta(hours=4),
+                  resolution_due=START + timedelta(days=2), occurred_at=START, actor=ACTOR)
+             for i in range(3)]
+    cases[1].assign("ann", START, ACTOR)
+    recordings = desk.save(*cases)
+    assert [r.notification.id for r in recordings] == list(range(head + 1, head + 5))
+    stored = desk.recorder.select_notifications(start=head + 1, limit=10)
+    assert [(n.originator_id, n.originator_version, n.topic) for n in stored] == [
+        (cases[0].id, 1, "carelog:Case.Opened"), (cases[1].id, 1, "carelog:Case.Opened"),
+        (cases[1].id, 2, "carelog:Case.Assigned"), (cases[2].id, 1, "carelog:Case.Opened")]
+    assert desk.case(cases[1].id).assignee == "ann"
 
 
 def test_duplicate_inbound_message_is_stored_once(runtime: Runtime) -> None:

@@ -124,6 +124,52 @@ def test_two_messages_to_a_resolved_case_reopen_it_once_and_both_join_it(
     assert [e.external_id for e in _recorded(desk)] == ["m1", "m2", "m3"]
 
 
+def test_a_batch_reads_what_any_writer_recorded_since_the_last_batch(
+        settings: Settings, clock: FakeClock) -> None:
+    desk, other = open_desk(settings, clock), open_desk(settings, clock)
+    try:
+        account = _account(desk)
+        _linked(desk, account, "-1001")
+        _linked(desk, account, "-1002")
+        one, two = (r.ids["caseId"] for r in _results(desk.receive_messages([
+            _said(account, "-1001", "m1", clock), _said(account, "-1002", "m2", clock)])))
+        assert len(desk.batch_reads) == 5  # the two chats, the account and the two cases
+        other.resolve_case(case_id=one, actor=STAFF)  # another process, meanwhile
+        other.close_case(case_id=two, actor=STAFF)
+        again, anew = _results(desk.receive_messages([
+            _said(account, "-1001", "m3", clock), _said(account, "-1002", "m4", clock)]))
+        assert again.ids["caseId"] == one
+        assert desk.case(one).status == "open"  # reopened: the batch saw it resolved
+        assert anew.ids["caseId"] not in (one, two)  # a closed case is never joined
+        assert desk.case(two).status == "closed"
+    finally:
+        other.close()
+        desk.close()
+
+
+def test_a_batch_after_the_first_reads_its_chats_accounts_and_cases_in_one_query(
+        desk: CareDesk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    account = _account(desk)
+    _linked(desk, account, "-1001")
+    _linked(desk, account, "-1002")
+    first = [_said(account, "-1001", "m1", clock), _said(account, "-1002", "m2", clock)]
+    cases = {r.ids["caseId"] for r in _results(desk.receive_messages(first))}
+    read = desk.read_histories
+    assert read is not None
+    queries: list[list[UUID]] = []
+
+    def counted(after: Any) -> Any:
+        queries.append(list(after))
+        return read(after)
+
+    monkeypatch.setattr(desk, "read_histories", counted)
+    again = [_said(account, "-1001", "m3", clock), _said(account, "-1002", "m4", clock)]
+    known = desk.conversations(("telegram", a.message.conversation) for a in again)
+    assert {account, *cases} <= set(known)
+    assert {r.ids["caseId"] for r in _results(desk.receive_messages(again, known=known))} == cases
+    assert len(queries) == 1
+
+
 def test_a_concurrent_writer_makes_the_batch_land_one_by_one(
         desk: CareDesk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     account = _account(desk)
@@ -218,3 +264,31 @@ def test_concurrent_callers_are_gathered_into_batches_and_get_their_own_outcomes
     assert answers[4] == 40
     assert isinstance(answers[-3], ValueError)
     assert (group.batches, group.requests) == (2, 4)
+
+
+def test_many_callers_each_get_their_own_outcome_and_none_is_left_waiting() -> None:
+    def run(batch: list[int]) -> list[int | Exception]:
+        threading.Event().wait(0.001)  # a commit's round trip: others queue meanwhile
+        return [ValueError(n) if n % 7 == 0 else n * 10 for n in batch]
+
+    group: GroupCommit[int, int] = GroupCommit(run, max_batch=8)  # type: ignore[arg-type]
+    answers: dict[int, int | str] = {}
+
+    def call(first: int) -> None:
+        for n in range(first, first + 20):
+            try:
+                answers[n] = group.submit(n)
+            except ValueError:
+                answers[n] = "error"
+
+    callers = [threading.Thread(target=call, args=(t * 100,)) for t in range(1, 31)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join(30)
+    assert not any(t.is_alive() for t in callers)
+    assert answers == {n: "error" if n % 7 == 0 else n * 10
+                       for t in range(1, 31) for n in range(t * 100, t * 100 + 20)}
+    assert group.requests == 600
+    assert group.batches < 600  # gathered, at most 8 at a time
+    assert not group._queue

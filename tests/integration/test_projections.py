@@ -401,3 +401,14 @@ def test_an_as_of_replay_equals_the_live_view_at_that_moment(runtime: Runtime, c
     assert replays.views(as_of, names) is replayed, "a replay is kept for the same moment"
     replays.close()
     live.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_views_commit_without_waiting_for_the_disk_and_the_log_waits(runtime: Runtime) -> None:
+    """A view's rows and position are folded again after a lost commit; the log's are not."""
+    with runtime.store.transaction() as tx:
+        assert tx.fetch_one("SHOW synchronous_commit") == {"synchronous_commit": "off"}
+    with runtime.desk.recorder.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+        row = conn.execute("SHOW synchronous_commit").fetchone()
+    assert row is not None
+    assert row["synchronous_commit"] == "on"
