@@ -178,18 +178,18 @@ def test_a_concurrent_writer_makes_the_batch_land_one_by_one(
     case_id = desk.receive_message(message=_said(account, "-1001", "m1", clock).message,
                                    account_id=account, actor=TELEGRAM).ids["caseId"]
     desk.resolve_case(case_id=case_id, actor=STAFF)
-    save = desk.save
+    save_events = desk.save_events
     saves: list[str] = []
 
-    def writer_gets_in_first(*objs: Any, **kwargs: Any) -> Any:
+    def writer_gets_in_first(events: Any) -> Any:
         # Before each of the batch's two attempts, someone else changes the case it reopens.
-        if len(objs) > 3:
+        if len(events) > 3:
             saves.append("batch")
             if len(saves) <= 2:
                 desk.assign_case(case_id=case_id, agent=f"agent{len(saves)}", actor=STAFF)
-        return save(*objs, **kwargs)
+        return save_events(events)
 
-    monkeypatch.setattr(desk, "save", writer_gets_in_first)
+    monkeypatch.setattr(desk, "save_events", writer_gets_in_first)
     results = _results(desk.receive_messages([
         _said(account, "-1001", "m2", clock), _said(account, "-1002", "m3", clock),
         _said(account, "-1001", "m4", clock)]))
