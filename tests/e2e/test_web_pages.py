@@ -476,3 +476,65 @@ def test_staff_write_articles_and_announce_planned_work_to_the_affected_plans(
                for e in rooms["a"]["messages"]["edges"])
     assert not any("read-only" in e["node"]["text"] for e in rooms["b"]["messages"]["edges"])
     assert watched.errors == []
+
+
+XSS = '<img src=x onerror="document.title=\'pwned\'"><script>document.title="pwned"</script>'
+
+
+def test_f1_stored_scripts_are_shown_as_text_on_every_page(
+        url: str, runtime: Runtime, browser: Browser, stub: BotApiStub,
+        clock: FakeClock) -> None:
+    """Matrix F1: script payloads in an account's name, a mail subject and body, a Telegram
+    message, a chat message and a knowledge-base article are shown as text on the dashboard,
+    the account page, the case page and the portal; nothing runs, nothing becomes markup."""
+    add_user(runtime, "root", "admin", password=True)
+    api = Api(url, token_for(runtime, "root"))
+    account_id = _open_account(api, f"Evil {XSS} GmbH")
+    api("""mutation($id: UUID!) { setEmailDomains(accountId: $id, domains: ["evil.example"])
+        { notificationId } }""", id=account_id)
+    mail = (f"From: Mallory <mallory@evil.example>\r\nTo: support@carelog.example\r\n"
+            f"Subject: {XSS}\r\nMessage-ID: <xss-1@evil.example>\r\n"
+            "Content-Type: text/html; charset=utf-8\r\n\r\n"
+            f"<p>Hello</p>{XSS}<svg onload=\"document.title='pwned'\"></svg>\r\n")
+    answered = httpx.post(f"{url}/inbound/email", content=mail.encode(),
+                          headers={"Content-Type": "message/rfc822"})
+    assert answered.status_code in (200, 202), answered.text
+    api("""mutation($id: UUID!, $t: String!) { postToRoom(accountId: $id, text: $t) {
+        notificationId } }""", id=account_id, t=f"Room {XSS}")
+    drafted = api("""mutation($t: String!, $b: String!) { draftArticle(input: {title: $t,
+        body: $b, language: "en"}) { articleId } }""", t=f"Article {XSS}", b=f"Body {XSS}")
+    api("""mutation($id: UUID!) { publishArticle(articleId: $id, visibility: PUBLIC) {
+        notificationId } }""", id=drafted["draftArticle"]["articleId"])
+    head = runtime.desk.recorder.max_notification_id()
+    case_id = api("""query($id: UUID!, $w: Int) { account(id: $id, waitFor: $w) {
+        cases(first: 5) { nodes { id } } } }""", id=account_id, w=head)["account"]["cases"][
+        "nodes"][0]["id"]
+    add_user(runtime, "eve", "client", password=True, account_id=UUID(account_id))
+
+    def clean(page: Page) -> None:
+        assert page.title() != "pwned"
+        assert page.locator("main img[src=x], main script, main svg[onload]").count() == 0
+
+    watched = new_page(browser)
+    page = watched.page
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    sign_in(page, url, "/", "root")
+    page.locator("#portfolio tbody th", has_text="<script>").first.wait_for()
+    clean(page)
+    for path in (f"/accounts/{account_id}", f"/agent/cases/{case_id}", "/knowledge"):
+        page.goto(url + path)
+        wait_ready(page)
+        page.locator("main", has_text="<script>").first.wait_for()
+        clean(page)
+    screenshot(page, "f1-knowledge")
+    page.context.clear_cookies()
+
+    sign_in(page, url, "/portal", "eve")
+    page.locator("#room .text", has_text="Room <img").wait_for()
+    page.fill("#kb-query", "article body")
+    page.click("#kb-search button[type=submit]")
+    page.locator("#kb-results summary", has_text="<script>").first.wait_for()
+    clean(page)
+    assert dialogs == []
+    assert watched.errors == []
