@@ -178,14 +178,22 @@ def quantile(ordered: Sequence[int], q: Fraction, unit: int = 1) -> float | None
     even count is the mean of the two middle values. Worked out in integers, so the one
     rounding is the final division. None for no values.
     """
-    n = len(ordered)
-    if n == 0:
-        return None
-    lo, rest = divmod(q.numerator * (n - 1), q.denominator)
+    return _interpolated(ordered, q.numerator, q.denominator, unit) if ordered else None
+
+
+def _median_and_p90(ordered: Sequence[int], unit: int) -> tuple[float | None, float | None]:
+    """`quantile` at MEDIAN and P90 (reports read thousands of tallies: no Fraction here)."""
+    if not ordered:
+        return None, None
+    return _interpolated(ordered, 1, 2, unit), _interpolated(ordered, 9, 10, unit)
+
+
+def _interpolated(ordered: Sequence[int], numerator: int, denominator: int, unit: int) -> float:
+    lo, rest = divmod(numerator * (len(ordered) - 1), denominator)
     low = ordered[lo]
     if rest == 0:
         return low / unit
-    return (low * q.denominator + rest * (ordered[lo + 1] - low)) / (q.denominator * unit)
+    return (low * denominator + rest * (ordered[lo + 1] - low)) / (denominator * unit)
 
 
 def mean(total: int, count: int, unit: int = 1) -> float | None:
@@ -370,20 +378,24 @@ def figures_of(counts: Sequence[int], first_responses: Sequence[int],
     (opened, resolved, reopened, replies, answered, answered_sum, resolution_sum, csat_count,
      csat_good, targets, met, weight, met_weight, answered_business_sum,
      resolution_business_sum) = counts
+    frb_median, frb_p90 = _median_and_p90(first_responses_business, MICROS)
+    rb_median, rb_p90 = _median_and_p90(resolutions_business, MICROS)
+    fr_median, fr_p90 = _median_and_p90(first_responses, MICROS)
+    r_median, r_p90 = _median_and_p90(resolutions, MICROS)
     return {
-        "first_response_business_median": quantile(first_responses_business, MEDIAN, MICROS),
+        "first_response_business_median": frb_median,
         "first_response_business_mean": mean(answered_business_sum, answered, MICROS),
-        "first_response_business_p90": quantile(first_responses_business, P90, MICROS),
-        "resolution_business_median": quantile(resolutions_business, MEDIAN, MICROS),
+        "first_response_business_p90": frb_p90,
+        "resolution_business_median": rb_median,
         "resolution_business_mean": mean(resolution_business_sum, resolved, MICROS),
-        "resolution_business_p90": quantile(resolutions_business, P90, MICROS),
+        "resolution_business_p90": rb_p90,
         "opened": opened, "resolved": resolved, "first_responses": answered,
-        "first_response_median": quantile(first_responses, MEDIAN, MICROS),
+        "first_response_median": fr_median,
         "first_response_mean": mean(answered_sum, answered, MICROS),
-        "first_response_p90": quantile(first_responses, P90, MICROS),
-        "resolution_median": quantile(resolutions, MEDIAN, MICROS),
+        "first_response_p90": fr_p90,
+        "resolution_median": r_median,
         "resolution_mean": mean(resolution_sum, resolved, MICROS),
-        "resolution_p90": quantile(resolutions, P90, MICROS),
+        "resolution_p90": r_p90,
         "replies_to_resolution_mean": mean(replies, resolved),
         "reopen_rate": ratio(reopened, resolved),
         "csat": ratio(csat_good, csat_count), "csat_responses": csat_count,

@@ -21,6 +21,7 @@ from projections.support_metrics import (
     MetricFilter,
     MetricQuery,
     SupportMetricsProjection,
+    _like_combinations,
     latest_scores,
 )
 from projections.support_tally import (
@@ -512,3 +513,13 @@ def test_rows_of_a_composite_key_are_read_many_at_a_time():
         "SELECT dim, grain, period, value, tally FROM support_rollups "
         "WHERE (dim, grain, period, value) IN ((?, ?, ?, ?), (?, ?, ?, ?))")
     assert CASES.select_many_statement(2).endswith("WHERE id IN (?, ?)")
+
+
+def test_a_filter_on_a_set_of_two_is_read_with_a_pattern_that_holds_every_match():
+    agent_channel = next(s for s in ROLLUP_SETS if s.name == "agent+channel")
+    pattern = _like_combinations(agent_channel, {"channel": "email"})
+    assert pattern == '["%", "email"]'
+    assert _like_combinations(agent_channel, {"agent": "a_b%", "channel": "email"}) == (
+        '["a_b%", "email"]')  # LIKE wildcards only widen: each row is checked after
+    assert _like_combinations(agent_channel, {"agent": "Zoë"}) is None  # \u00eb: an escape
+    assert _like_combinations(agent_channel, {"agent": 'a"b'}) is None
