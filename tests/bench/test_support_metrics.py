@@ -8,8 +8,9 @@ speed itself is in test_projections.py (`catch-up support_metrics`).
 Timed: `SupportMetricsView.report` for a year by month in every grouping of one and two
 dimensions, every single grouping by week and by day, every filter with every other grouping,
 the whole year, top topics, one report through the GraphQL schema in-process, ranges that cut
-weeks and months, and the worst cases: three dimensions with an agent (case rows narrowed by the
-filter), agents and accounts by day (case rows; the answer alone has thousands of rows).
+weeks and months, and the worst cases: three dimensions with an agent, an agent with an account
+(case rows, narrowed by a filter), agents and accounts by day (case rows; the answer alone has
+thousands of rows).
 Goal: under 100 ms.
 """
 
@@ -52,6 +53,7 @@ _CHANNELS = ["email"] * 40 + ["portal"] * 15 + ["web_chat"] * 15 + ["telegram"] 
     "phone"] * 10 + ["web_form"] * 6 + ["api"] * 2
 _PRIORITIES = ["urgent"] * 5 + ["high"] * 20 + ["normal"] * 60 + ["low"] * 15
 _TARGETS = {"urgent": (1, 8), "high": (2, 24), "normal": (4, 48), "low": (8, 96)}  # hours
+AGENT_AND_ACCOUNT = {"agent", "account"}  # not rolled up together: case rows answer
 _TOPICS = ["billing", "login", "integration", "performance", "feature", "onboarding", "outage",
            None]
 
@@ -161,7 +163,8 @@ def test_twelve_month_reports(backend: str, make_settings: Callable[..., Setting
                      *itertools.combinations(DIMENSIONS, 2)]:
             name = " x ".join(dims) or "no grouping"
             rows = report(f"year by month, {name}",
-                          MetricQuery(group_by=dims, grain="month", start=start, end=end), True)
+                          MetricQuery(group_by=dims, grain="month", start=start, end=end),
+                          set(dims) != AGENT_AND_ACCOUNT)
             assert sum(r["opened"] for r in rows) == CASE_COUNT
         for dim in DIMENSIONS:
             report(f"year by week, {dim}", MetricQuery(
@@ -177,7 +180,8 @@ def test_twelve_month_reports(backend: str, make_settings: Callable[..., Setting
                    "line=2": MetricFilter(line=2), "priority=high": MetricFilter(priority="high")}
         for (named, where), dim in itertools.product(filters.items(), DIMENSIONS):
             report(f"year by month, {dim}, filter {named}", MetricQuery(
-                group_by=(dim,), grain="month", start=start, end=end, where=where), True)
+                group_by=(dim,), grain="month", start=start, end=end, where=where),
+                {dim, where.narrowing()[0][0]} != AGENT_AND_ACCOUNT)
         report("year by week, agent",
                MetricQuery(group_by=("agent",), grain="week", start=datetime(
                    2025, 3, 3, tzinfo=UTC), end=datetime(2026, 2, 23, tzinfo=UTC)), True)
