@@ -17,9 +17,9 @@ Tables:
 - `support_nps`: one row per NPS survey response.
 
 A report reads the rollups of the smallest set that holds every dimension it groups or filters
-by, in the coarsest grain its periods and range allow. Anything else (three dimensions with an
-agent or an account, agents or accounts by day, a range that cuts a day) adds up the case rows
-of the range, with the same tally.
+by, in the coarsest grain its periods and range allow. Anything else (an agent with an account,
+three dimensions with either, agents or accounts by day, a range that cuts a day) adds up the
+case rows of the range, with the same tally.
 """
 
 from __future__ import annotations
