@@ -1,4 +1,4 @@
-"""Read model `support_metrics`: one row per case with its facts, rollups per week and month.
+"""Read model `support_metrics`: one row per case with its facts, rollups per day, week and month.
 
 Serves GraphQL `supportMetrics` and `topTopics`. Every metric is dated by the business time
 (`occurred_at`) of the event that settles it, never by when it was recorded; what a case
@@ -9,20 +9,17 @@ Tables:
   topic), opened / first response / first resolution / latest rating times, durations in
   wall-clock seconds (and business seconds once a calendar is given), replies before
   resolution, reopen count, SLA due times and whether each target was met or breached.
-- `support_rollups`: for each dimension, each value, each day, ISO week and month, the tally
-  of the items dated in it (counts, sums and every duration, sorted, so medians stay exact). A
-  change to a case moves exactly the items that changed between rollups.
-  Agents and accounts (many values, few cases each a day) are rolled up by week and month
-  only. The `cell` rollups tally each combination of channel, line, priority and topic by
-  month.
+- `support_rollups`: for each rollup set of `ROLLUP_SETS` (one dimension, two, or the four of
+  few values), each combination of its values, each period of each grain it keeps (day, ISO
+  week, month), the tally of the items dated in it (counts, sums and every duration, sorted,
+  so medians stay exact). A change to a case moves exactly the items that changed between
+  rollups.
 - `support_nps`: one row per NPS survey response.
 
-A report that involves at most one dimension (grouped by it, filtered on it, or both) reads
-rollup rows: months or weeks when the range and the grain allow, days otherwise (for the
-dimensions kept by day); one that involves several of channel, line, priority and topic reads
-cells, by month or for a range of whole months. Anything else (agents or accounts with another
-dimension, ranges that cut a day, agents or accounts by day, two dimensions by day or week)
-adds up the case rows of the range, with the same tally.
+A report reads the rollups of the smallest set that holds every dimension it groups or filters
+by, in the coarsest grain its periods and range allow. Anything else (an agent with an account,
+three dimensions with either, agents or accounts by day, a range that cuts a day) adds up the
+case rows of the range, with the same tally.
 """
 
 from __future__ import annotations
@@ -32,6 +29,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -43,12 +42,12 @@ from projections.rows import Rows
 from projections.schema import Column, Table
 from projections.store import ViewStore
 from projections.support_tally import (
-    CELL,
-    CELL_DIMENSIONS,
     DIMENSIONS,
     GRAINS,
+    ROLLUP_SETS,
     SLA_KINDS,
     Item,
+    RollupSet,
     Tally,
     is_boundary,
     items_of,
@@ -57,7 +56,6 @@ from projections.support_tally import (
     period_holding,
     period_key,
     period_start,
-    rollup_grains,
     seconds_between,
     sla_state,
 )
@@ -112,17 +110,37 @@ _ITEM_COLUMNS = ("account_id", "channel", "topic", "priority", "line", "assignee
 _ITEM_TIMES = tuple(c for c in _ITEM_COLUMNS if CASES.column_types[c] == "timestamp")
 RollupKey = tuple[str, str, str, str]
 """(dimension, grain, period, value): the primary key of a rollup row."""
+Move = tuple[Item, int, dict[str, str]]
+"""An item going into (1) or out of (-1) rollups, with its period in each grain."""
+_GRAINS_OF = {s.name: s.grains for s in ROLLUP_SETS}
 _NONE = ""  # the rollup value of a missing agent or topic (key columns cannot be NULL)
 
 
-ROLLUP_DIMENSIONS = (*DIMENSIONS, CELL)
+def rollup_value_of(case: dict[str, Any], rollups: RollupSet) -> str:
+    """A case's value in the rollups of a set."""
+    return _value_in(rollups)({d: dimension_value(case, d) for d in rollups.dims})
+
+
+def _value_in(rollups: RollupSet) -> Callable[[dict[str, str]], str]:
+    """Reads the value in a set's rollups from a case's values by dimension: the one value
+    itself, or all of them as a JSON list."""
+    if len(rollups.dims) == 1:
+        return itemgetter(rollups.dims[0])
+    values = itemgetter(*rollups.dims)
+    return lambda by_dimension: _json_list(values(by_dimension))
+
+
+@lru_cache(maxsize=65_536)
+def _json_list(values: tuple[str, ...]) -> str:
+    """Cached: the fold asks for the same few combinations again and again."""
+    return json.dumps(values)
+
+
+_VALUE_IN = [(s.name, _value_in(s)) for s in ROLLUP_SETS]
 
 
 def dimension_value(case: dict[str, Any], dim: str) -> str:
-    """A case's value in one dimension (or its cell: its values in `CELL_DIMENSIONS`, as a JSON
-    list), as rollups store it."""
-    if dim == CELL:
-        return json.dumps([dimension_value(case, d) for d in CELL_DIMENSIONS])
+    """A case's value in one dimension, as rollups store it."""
     if dim == "agent":
         return case["assignee"] or case["first_reply_agent"] or _NONE
     if dim == "line":
@@ -134,9 +152,9 @@ def dimension_value(case: dict[str, Any], dim: str) -> str:
 
 def rollup_items(case: dict[str, Any]) -> list[tuple[RollupKey, Item]]:
     """Each rollup a case's items are tallied in, with the item (a fold keeps this true)."""
-    values = [(dim, dimension_value(case, dim)) for dim in ROLLUP_DIMENSIONS]
-    return [((dim, grain, period_key(item[1], grain), value), item)
-            for item in items_of(case) for dim, value in values for grain in rollup_grains(dim)]
+    values = [(s, rollup_value_of(case, s)) for s in ROLLUP_SETS]
+    return [((s.name, grain, period_key(item[1], grain), value), item)
+            for item in items_of(case) for s, value in values for grain in s.grains]
 
 
 def _minus(items: list[Item], others: list[Item]) -> list[Item]:
@@ -153,7 +171,7 @@ def _minus(items: list[Item], others: list[Item]) -> list[Item]:
 
 class SupportMetricsProjection(Projection):
     name = "support_metrics"
-    version = 5
+    version = 6
     min_page_size = 20_000
     """Rollups are read, unpacked and packed once a page: big pages do that rarely."""
     tables = (CASES, ROLLUPS, NPS)
@@ -163,7 +181,7 @@ class SupportMetricsProjection(Projection):
         # The items a page moves in and out of each rollup, per page (by its rows): applied in
         # `finish_page`, so a rollup is read, unpacked and packed once a page, however many of
         # its events touch it (a busy month's rollup holds thousands of durations).
-        self._pages: WeakKeyDictionary[Any, dict[RollupKey, list[tuple[Item, int]]]] = (
+        self._pages: WeakKeyDictionary[Any, dict[tuple[str, str], list[Move]]] = (
             WeakKeyDictionary())
 
     def reads(self, topic: str, event: Any) -> Iterable[tuple[Table, tuple[Any, ...]]]:
@@ -211,49 +229,54 @@ class SupportMetricsProjection(Projection):
         row.update(version=e.originator_version, position=position)
         was = items_of(before) if before is not None else []
         gone, new = _minus(was, items), _minus(items, was)
-        periods: dict[datetime, dict[str, str]] = {}
-        for dim in ROLLUP_DIMENSIONS:
-            value = dimension_value(row, dim)
-            old = dimension_value(before, dim) if before is not None else value
-            if old == value:
-                self._tally(rows, dim, value, gone, -1, periods)
-                self._tally(rows, dim, value, new, 1, periods)
-            else:  # the case moved to another agent, line...: all its items move with it
-                self._tally(rows, dim, old, was, -1, periods)
-                self._tally(rows, dim, value, items, 1, periods)
+        values = {d: dimension_value(row, d) for d in DIMENSIONS}
+        olds = ({d: dimension_value(before, d) for d in DIMENSIONS} if before is not None
+                else values)
+        if gone or new or olds != values:
+            self._tally(rows, olds, values, (was, gone), (items, new))
         rows.put(CASES, row)
 
-    def _tally(self, rows: Rows, dim: str, value: str, items: list[Item], sign: int,
-               periods: dict[datetime, dict[str, str]]) -> None:
-        """Note items going into (sign 1) or out of (-1) rollups; `finish_page` applies them.
-
-        `periods` remembers the periods of each time met, across the calls for one event.
-        """
-        if not items:
-            return
+    def _tally(self, rows: Rows, olds: dict[str, str], values: dict[str, str],
+               was: tuple[list[Item], list[Item]], now: tuple[list[Item], list[Item]]) -> None:
+        """Note, for the rollups of each set, items going out (-1) and in (1); `finish_page`
+        applies them. `was` is the case's items before and those of them gone, `now` its items
+        and those new: only these move, unless the case moved to another agent, line... in a
+        set: then all its items move from the old value's rollups to the new one's."""
         page = self._pages.get(rows)
         if page is None:
             page = self._pages[rows] = defaultdict(list)
-        grains = rollup_grains(dim)
-        for item in items:
-            at = item[1]
-            dated = periods.get(at)
-            if dated is None:
-                dated = periods[at] = {g: period_key(at, g) for g in GRAINS}
-            for grain in grains:
-                page[(dim, grain, dated[grain], value)].append((item, sign))
+        periods: dict[datetime, dict[str, str]] = {}
+        for item in (*was[0], *now[0]):
+            if item[1] not in periods:
+                periods[item[1]] = {g: period_key(item[1], g) for g in GRAINS}
+        moves = [[(item, sign, periods[item[1]]) for item in items]
+                 for sign, items in ((-1, was[0]), (-1, was[1]), (1, now[0]), (1, now[1]))]
+        changed = moves[1] + moves[3]
+        same = olds == values
+        for name, value_in in _VALUE_IN:
+            value = value_in(values)
+            old = value if same else value_in(olds)
+            if old == value:
+                page[(name, value)].extend(changed)
+            else:
+                page[(name, old)].extend(moves[0])
+                page[(name, value)].extend(moves[2])
 
     def finish_page(self, rows: Rows, position: int) -> None:
         """Each rollup the page changed: read once (all in one statement), changed, written."""
         page = self._pages.pop(rows, {})
+        changes: dict[RollupKey, list[tuple[Item, int]]] = defaultdict(list)
+        for (name, value), moves in page.items():
+            for grain in _GRAINS_OF[name]:
+                for item, sign, periods in moves:
+                    changes[(name, grain, periods[grain], value)].append((item, sign))
         prefetch = getattr(rows, "prefetch", None)
         if prefetch is not None:
-            prefetch(ROLLUPS, list(page))
-        for key, changes in page.items():
+            prefetch(ROLLUPS, list(changes))
+        for key, moved in changes.items():
             stored = rows.get(ROLLUPS, *key)
             tally = Tally.unpack(stored["tally"]) if stored is not None else Tally()
-            for item, sign in changes:
-                tally.add(item, sign)
+            tally.add_many(moved)
             if tally.empty:
                 if stored is not None:
                     rows.delete(ROLLUPS, *key)
@@ -413,33 +436,28 @@ class MetricQuery:
         source = self.rollups()
         return source[1] if source is not None else None
 
-    def rollups(self) -> tuple[str, str] | None:
-        """The rollups (dimension or `CELL`, grain) that answer this query exactly, if any.
+    def rollups(self) -> tuple[RollupSet, str] | None:
+        """The rollups (set, grain) that answer this query exactly, if any.
 
-        Rollups of a dimension answer a query that groups by it, filters on it, or both; cells
-        one that groups and filters by several of `CELL_DIMENSIONS`, by month or for the whole
-        range. Each rollup period must lie in one period of the query (a day in any, a week in
-        its week, a month in its month) and the range must start and end where rollup periods
-        do; the coarsest rollups that fit are read (days only for `DAILY_DIMENSIONS`).
+        A set answers a query when it holds every dimension the query groups or filters by.
+        Each rollup period must lie in one period of the query (a day in any, a week in its
+        week, a month in its month) and the range must start and end where rollup periods do.
+        The coarsest grain that fits is read, from the set of the fewest dimensions that keeps
+        it: the fewest rows.
         """
         narrowing = self.where.narrowing()
         if any(rollup_value(*n) is None for n in narrowing):
             return None
         dims = {*self.group_by, *(dim for dim, _ in narrowing)}
-        if len(dims) > 1 or len(narrowing) > 1:
-            if not dims <= set(CELL_DIMENSIONS):
-                return None
-            dim = CELL
-        else:
-            # Every case is on a line (of two): its line rollups add up to all cases.
-            dim = dims.pop() if dims else "line"
-        kept = rollup_grains(dim)
         grains = (("month", "week", "day") if self.grain is None
                   else ("day",) if self.grain == "day" else (self.grain, "day"))
+        holding = sorted((s for s in ROLLUP_SETS if dims <= set(s.dims)),
+                         key=lambda s: len(s.dims))
         for grain in grains:
-            if grain in kept and all(at is None or is_boundary(at, grain)
-                                     for at in (self.start, self.end)):
-                return dim, grain
+            if all(at is None or is_boundary(at, grain) for at in (self.start, self.end)):
+                for rollups in holding:
+                    if grain in rollups.grains:
+                        return rollups, grain
         return None
 
 
@@ -476,7 +494,7 @@ class SupportMetricsView:
         if source is not None:
             found = self._from_rollups(query, *source)
         else:
-            found = {k: t.finish().figures() for k, t in self._from_cases(query).items()}
+            found = {k: t.figures() for k, t in self._from_cases(query).items()}
         nps_applies = set(query.group_by) <= {"account"} and MetricFilter(
             account_id=query.where.account_id) == query.where
         scores = self._nps_scores(query) if nps_applies else {}
@@ -504,14 +522,20 @@ class SupportMetricsView:
         counted.sort(key=lambda tc: (-tc[1], tc[0]))
         return counted[:first]
 
-    def _from_rollups(self, query: MetricQuery, dim: str,
+    def _from_rollups(self, query: MetricQuery, rollups: RollupSet,
                       grain: str) -> dict[GroupKey, dict[str, Any]]:
         narrowing = [(d, rollup_value(d, v)) for d, v in query.where.narrowing()]
         sql = "SELECT period, value, tally FROM support_rollups WHERE dim = ? AND grain = ?"
-        params: list[Any] = [dim, grain]
-        if narrowing and dim != CELL:
+        params: list[Any] = [rollups.name, grain]
+        single = len(rollups.dims) == 1
+        if narrowing and single:
             sql += " AND value = ?"
             params.append(narrowing[0][1])
+        elif narrowing:
+            like = _like_combinations(rollups, dict(narrowing))
+            if like is not None:  # fewer rows to read; each is still checked below
+                sql += " AND value LIKE ?"
+                params.append(like)
         if query.start is not None:
             sql += " AND period >= ?"
             params.append(period_start(query.start, grain).isoformat())
@@ -522,20 +546,21 @@ class SupportMetricsView:
             found = tx.fetch_all(sql, params)
         packed: dict[GroupKey, list[str]] = defaultdict(list)
         to = query.grain
-        picks = [CELL_DIMENSIONS.index(d) for d in query.group_by] if dim == CELL else []
-        tests = [(CELL_DIMENSIONS.index(d), v) for d, v in narrowing] if dim == CELL else []
-        cells: dict[str, list[str]] = {}
+        picks = [rollups.dims.index(d) for d in query.group_by]
+        tests = [] if single else [(rollups.dims.index(d), v) for d, v in narrowing]
+        # Each value's group, or None when a filter drops it (parsed once per value).
+        groups: dict[str, tuple[str, ...] | None] = {}
         for row in found:
-            values: tuple[str, ...]
-            if dim == CELL:
-                cell = cells.get(row["value"])
-                if cell is None:
-                    cell = cells[row["value"]] = json.loads(row["value"])
-                if any(cell[i] != v for i, v in tests):
-                    continue
-                values = tuple(cell[i] for i in picks)
+            value = row["value"]
+            if value in groups:
+                values = groups[value]
             else:
-                values = (row["value"],) if query.group_by else ()
+                combination = [value] if single else json.loads(value)
+                values = groups[value] = (
+                    None if any(combination[i] != v for i, v in tests)
+                    else tuple(combination[i] for i in picks))
+            if values is None:
+                continue
             period = (None if to is None else row["period"] if to == grain
                       else period_holding(row["period"], to))
             packed[(values, period)].append(row["tally"])
@@ -567,7 +592,7 @@ class SupportMetricsView:
             found = tx.fetch_all(sql, params)
         sqlite = self.store.dialect == "sqlite"
         start, end, grain, group_by = query.start, query.end, query.grain, query.group_by
-        tallies: dict[GroupKey, Tally] = defaultdict(Tally)
+        tallies: dict[GroupKey, list[tuple[Item, int]]] = defaultdict(list)
         for case in found:
             if sqlite:
                 for column in _ITEM_TIMES:
@@ -579,8 +604,8 @@ class SupportMetricsView:
                 if (start is not None and at < start) or (end is not None and at >= end):
                     continue
                 period = period_key(at, grain) if grain is not None else None
-                tallies[(values, period)].add(item, keep_sorted=False)
-        return tallies
+                tallies[(values, period)].append((item, 1))
+        return {key: _tally_of(items) for key, items in tallies.items()}
 
     def _nps_scores(self, query: MetricQuery) -> dict[GroupKey, dict[str, int]]:
         """Per group and period, each contact's latest score in it."""
@@ -619,6 +644,24 @@ def latest_scores(responses: Iterable[dict[str, Any]], by_account: bool,
         period = period_key(r["occurred_at"], grain) if grain is not None else None
         scores[(values, period)][r["contact_id"]] = r["score"]
     return scores
+
+
+def _like_combinations(rollups: RollupSet, wanted: dict[str, str | None]) -> str | None:
+    """A LIKE pattern that matches (at least) the JSON lists of the combinations that have the
+    wanted values; None when a value holds a backslash (an escape to PostgreSQL's LIKE)."""
+    parts = []
+    for dim in rollups.dims:
+        text = json.dumps(wanted[dim]) if dim in wanted else '"%"'
+        if "\\" in text:
+            return None
+        parts.append(text)
+    return f"[{', '.join(parts)}]"
+
+
+def _tally_of(items: list[tuple[Item, int]]) -> Tally:
+    tally = Tally()
+    tally.add_many(items)
+    return tally
 
 
 def _dimension_out(dim: str, value: str) -> Any:

@@ -15,31 +15,51 @@ import base64
 import binascii
 import sys
 from array import array
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
+from itertools import combinations
 from typing import Any
 
 GRAINS = ("day", "week", "month")
-ROLLUP_GRAINS = ("day", "week", "month")
-DAILY_DIMENSIONS = frozenset({"channel", "line", "priority", "topic"})
-"""The dimensions of few values, rolled up by day as well; agents and accounts (many values,
-each with few cases a day) by week and month only."""
 
 
-CELL = "cell"
-"""The rollups of every combination of the daily dimensions (monthly): two of them at once."""
-CELL_DIMENSIONS = ("channel", "line", "priority", "topic")
+@dataclass(frozen=True, slots=True)
+class RollupSet:
+    """Rollups of one combination of dimensions: a tally per combination of their values (and
+    per period of each grain kept). A report reads the rollups of a set that holds every
+    dimension it groups or filters by."""
+
+    dims: tuple[str, ...]
+    grains: tuple[str, ...]
+    name: str = field(init=False)
+    """What the `dim` column of its rollups holds: the dimensions joined by '+'."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", "+".join(self.dims))
 
 
-def rollup_grains(dim: str) -> tuple[str, ...]:
-    """The grains the rollups of a dimension (or of `CELL`) are kept in."""
-    if dim == CELL:
-        return ("month",)
-    return ROLLUP_GRAINS if dim in DAILY_DIMENSIONS else ROLLUP_GRAINS[1:]
+FEW_VALUED = ("channel", "line", "priority", "topic")
+"""The dimensions of few values: rolled up by day as well, alone and in pairs. Agents and
+accounts (many values, each with few cases a day) by week and month alone, and with one of
+these by month. Each rollup set costs the fold a tally per item and grain: the sets are those
+that keep 12-month reports small to read, and no more. An agent with an account (tens of
+thousands of combinations a year, hardly fewer than cases) is left to the case rows, which a
+filter on either narrows to a few thousand."""
+
+ROLLUP_SETS = (
+    # "line" first: every case is on a line (of two), so its rollups add up to all cases cheaply.
+    RollupSet(("line",), GRAINS), *(RollupSet((d,), GRAINS) for d in FEW_VALUED if d != "line"),
+    RollupSet(("agent",), GRAINS[1:]), RollupSet(("account",), GRAINS[1:]),
+    *(RollupSet(pair, ("day", "month")) for pair in combinations(FEW_VALUED, 2)),
+    *(RollupSet((many, d), ("month",)) for many in ("agent", "account") for d in FEW_VALUED),
+    RollupSet(FEW_VALUED, ("month",)),
+)
+
+
 DIMENSIONS = ("channel", "agent", "line", "account", "priority", "topic")
 PRIORITY_WEIGHTS = {"urgent": 4, "high": 3, "normal": 2, "low": 1}
 SLA_KINDS = ("first_response", "resolution")
@@ -159,14 +179,22 @@ def quantile(ordered: Sequence[int], q: Fraction, unit: int = 1) -> float | None
     even count is the mean of the two middle values. Worked out in integers, so the one
     rounding is the final division. None for no values.
     """
-    n = len(ordered)
-    if n == 0:
-        return None
-    lo, rest = divmod(q.numerator * (n - 1), q.denominator)
+    return _interpolated(ordered, q.numerator, q.denominator, unit) if ordered else None
+
+
+def _median_and_p90(ordered: Sequence[int], unit: int) -> tuple[float | None, float | None]:
+    """`quantile` at MEDIAN and P90 (reports read thousands of tallies: no Fraction here)."""
+    if not ordered:
+        return None, None
+    return _interpolated(ordered, 1, 2, unit), _interpolated(ordered, 9, 10, unit)
+
+
+def _interpolated(ordered: Sequence[int], numerator: int, denominator: int, unit: int) -> float:
+    lo, rest = divmod(numerator * (len(ordered) - 1), denominator)
     low = ordered[lo]
     if rest == 0:
         return low / unit
-    return (low * q.denominator + rest * (ordered[lo + 1] - low)) / (q.denominator * unit)
+    return (low * denominator + rest * (ordered[lo + 1] - low)) / (denominator * unit)
 
 
 def mean(total: int, count: int, unit: int = 1) -> float | None:
@@ -238,37 +266,60 @@ class Tally:
     """In business time of the case's calendar (the one its SLA targets count in)."""
     resolutions_business: list[int] = field(default_factory=list)
 
-    def add(self, item: Item, sign: int = 1, keep_sorted: bool = True) -> None:
-        """Count an item in (sign 1) or take it out again (sign -1).
+    def add(self, item: Item, sign: int = 1) -> None:
+        """Count an item in (sign 1) or take it out again (sign -1)."""
+        self.add_many(((item, sign),))
 
-        Value lists stay sorted; with `keep_sorted` off, values are appended (faster when
-        only adding) and `finish` sorts them.
+    def add_many(self, changes: Iterable[tuple[Item, int]]) -> None:
+        """Count items in (sign 1) or take them out again (-1): the same as `add` for each.
+
+        Counters are summed in locals and durations going in merged with one sort: a busy
+        rollup that a page changes thousands of times is shifted once, not once per value.
         """
-        kind = item[0]
-        if kind == "opened":
-            self.opened += sign
-        elif kind == "first_response":
-            self.first_response_count += sign
-            self.first_response_sum += sign * item[2]
-            self.first_response_business_sum += sign * item[3]
-            _change(self.first_responses, item[2], sign, keep_sorted)
-            _change(self.first_responses_business, item[3], sign, keep_sorted)
-        elif kind == "resolved":
-            self.resolved += sign
-            self.resolution_sum += sign * item[2]
-            self.replies += sign * item[3]
-            self.reopened += sign * item[4]
-            self.resolution_business_sum += sign * item[5]
-            _change(self.resolutions, item[2], sign, keep_sorted)
-            _change(self.resolutions_business, item[5], sign, keep_sorted)
-        elif kind == "csat":
-            self.csat_count += sign
-            self.csat_good += sign * (1 if item[2] >= 4 else 0)
-        elif kind == "sla":
-            self.sla_targets += sign
-            self.sla_met += sign * item[3]
-            self.sla_weight += sign * item[2]
-            self.sla_met_weight += sign * item[2] * item[3]
+        c = [0] * len(COUNTERS)  # in COUNTERS order
+        into: tuple[list[int], ...] = ([], [], [], [])  # in DURATIONS order
+        out: tuple[list[int], ...] = ([], [], [], [])
+        for item, sign in changes:
+            kind = item[0]
+            if kind == "opened":
+                c[0] += sign
+            elif kind == "first_response":
+                c[4] += sign
+                c[5] += sign * item[2]
+                c[13] += sign * item[3]
+                lists = into if sign > 0 else out
+                lists[0].append(item[2])
+                lists[2].append(item[3])
+            elif kind == "resolved":
+                c[1] += sign
+                c[6] += sign * item[2]
+                c[3] += sign * item[3]
+                c[2] += sign * item[4]
+                c[14] += sign * item[5]
+                lists = into if sign > 0 else out
+                lists[1].append(item[2])
+                lists[3].append(item[5])
+            elif kind == "csat":
+                c[7] += sign
+                c[8] += sign * (1 if item[2] >= 4 else 0)
+            elif kind == "sla":
+                c[9] += sign
+                c[10] += sign * item[3]
+                c[11] += sign * item[2]
+                c[12] += sign * item[2] * item[3]
+        for name, change in zip(COUNTERS, c, strict=True):
+            if change:
+                setattr(self, name, getattr(self, name) + change)
+        for name, new, gone in zip(DURATIONS, into, out, strict=True):
+            values: list[int] = getattr(self, name)
+            if new:
+                values.extend(new)
+                values.sort()  # two sorted runs: timsort merges them in linear time
+            for value in gone:
+                at = bisect_left(values, value)
+                if at == len(values) or values[at] != value:
+                    raise ValueError(f"{value} is not among the tallied values")
+                del values[at]
 
     def merge(self, other: Tally) -> None:
         """Add another tally in; value lists are only appended (call `finish` before reading)."""
@@ -328,20 +379,24 @@ def figures_of(counts: Sequence[int], first_responses: Sequence[int],
     (opened, resolved, reopened, replies, answered, answered_sum, resolution_sum, csat_count,
      csat_good, targets, met, weight, met_weight, answered_business_sum,
      resolution_business_sum) = counts
+    frb_median, frb_p90 = _median_and_p90(first_responses_business, MICROS)
+    rb_median, rb_p90 = _median_and_p90(resolutions_business, MICROS)
+    fr_median, fr_p90 = _median_and_p90(first_responses, MICROS)
+    r_median, r_p90 = _median_and_p90(resolutions, MICROS)
     return {
-        "first_response_business_median": quantile(first_responses_business, MEDIAN, MICROS),
+        "first_response_business_median": frb_median,
         "first_response_business_mean": mean(answered_business_sum, answered, MICROS),
-        "first_response_business_p90": quantile(first_responses_business, P90, MICROS),
-        "resolution_business_median": quantile(resolutions_business, MEDIAN, MICROS),
+        "first_response_business_p90": frb_p90,
+        "resolution_business_median": rb_median,
         "resolution_business_mean": mean(resolution_business_sum, resolved, MICROS),
-        "resolution_business_p90": quantile(resolutions_business, P90, MICROS),
+        "resolution_business_p90": rb_p90,
         "opened": opened, "resolved": resolved, "first_responses": answered,
-        "first_response_median": quantile(first_responses, MEDIAN, MICROS),
+        "first_response_median": fr_median,
         "first_response_mean": mean(answered_sum, answered, MICROS),
-        "first_response_p90": quantile(first_responses, P90, MICROS),
-        "resolution_median": quantile(resolutions, MEDIAN, MICROS),
+        "first_response_p90": fr_p90,
+        "resolution_median": r_median,
         "resolution_mean": mean(resolution_sum, resolved, MICROS),
-        "resolution_p90": quantile(resolutions, P90, MICROS),
+        "resolution_p90": r_p90,
         "replies_to_resolution_mean": mean(replies, resolved),
         "reopen_rate": ratio(reopened, resolved),
         "csat": ratio(csat_good, csat_count), "csat_responses": csat_count,
@@ -369,24 +424,10 @@ def packed_figures(texts: Sequence[str]) -> dict[str, Any]:
     return figures_of(total, *(sorted(values) for values in gathered))
 
 
-def _change(ordered: list[int], value: int, sign: int, keep_sorted: bool) -> None:
-    if sign > 0:
-        if keep_sorted:
-            insort(ordered, value)
-        else:
-            ordered.append(value)
-        return
-    at = bisect_left(ordered, value)
-    if at == len(ordered) or ordered[at] != value:
-        raise ValueError(f"{value} is not among the tallied values")
-    del ordered[at]
-
-
 def tally_items(items: Iterable[Item]) -> Tally:
     tally = Tally()
-    for item in items:
-        tally.add(item)
-    return tally.finish()
+    tally.add_many((item, 1) for item in items)
+    return tally
 
 
 # NPS ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from fractions import Fraction
 from types import SimpleNamespace
@@ -20,11 +21,13 @@ from projections.support_metrics import (
     MetricFilter,
     MetricQuery,
     SupportMetricsProjection,
+    _like_combinations,
     latest_scores,
 )
 from projections.support_tally import (
     MEDIAN,
     P90,
+    ROLLUP_SETS,
     Tally,
     is_boundary,
     items_of,
@@ -321,13 +324,22 @@ def test_rollups_per_dimension_follow_reassignment_and_escalation(log):
     assert rollup(log.rows, "line", "month", "1").opened == 4
     assert rollup(log.rows, "topic", "month", "").opened == 1
     assert rollup(log.rows, "channel", "month", "portal").reopened == 1
+    # Agents crossed with another dimension move with them too: Ann's rows add up to hers.
+    for crossed in ("agent+channel", "agent+line", "agent+priority", "agent+topic"):
+        values = {r["value"] for r in log.rows.all(ROLLUPS) if r["dim"] == crossed}
+        assert not any(json.loads(v)[0] == "Bob" for v in values)
+        mine = Tally()
+        for value in values:
+            if json.loads(value)[0] == "Ann":
+                mine.merge(rollup(log.rows, crossed, "month", value))
+        assert mine.finish() == ann, crossed
 
 
-@pytest.mark.parametrize("dim", ["channel", "agent", "line", "account", "priority", "topic"])
-@pytest.mark.parametrize("grain", ["week", "month"])
-def test_every_rollup_adds_up_to_the_items_of_the_case_rows(log, dim, grain):
+@pytest.mark.parametrize("rollups", ROLLUP_SETS, ids=lambda s: s.name)
+def test_every_rollup_adds_up_to_the_items_of_the_case_rows(log, rollups):
     direct = tally_items(item for case in log.rows.all(CASES) for item in items_of(case))
-    assert rollup(log.rows, dim, grain) == direct
+    for grain in rollups.grains:
+        assert rollup(log.rows, rollups.name, grain) == direct, grain
     assert all(not Tally.unpack(r["tally"]).empty for r in log.rows.all(ROLLUPS))
 
 
@@ -409,20 +421,30 @@ def test_a_bad_query_is_refused(query, message):
     (MetricQuery(grain="week", start=datetime(2026, 3, 4, tzinfo=UTC)), "day"),
     (MetricQuery(grain="month", end=datetime(2026, 3, 16, tzinfo=UTC)), "day"),
     (MetricQuery(end=datetime(2026, 3, 16, tzinfo=UTC)), "week"),
-    (MetricQuery(group_by=("agent", "channel")), None),
+    (MetricQuery(group_by=("agent", "channel")), "month"),
+    (MetricQuery(group_by=("agent", "channel"), grain="week"), None),
+    (MetricQuery(group_by=("agent", "channel"), grain="day"), None),
+    (MetricQuery(group_by=("agent", "channel", "line")), None),
+    (MetricQuery(group_by=("agent",), where=MetricFilter(account_id="a1")), None),
+    (MetricQuery(group_by=("channel",), where=MetricFilter(account_id="a1")), "month"),
+    (MetricQuery(group_by=("agent", "account"), grain="week"), None),
+    (MetricQuery(group_by=("channel", "priority", "topic")), "month"),
+    (MetricQuery(group_by=("channel", "priority", "topic"), grain="week"), None),
+    (MetricQuery(group_by=("priority",), grain="day", where=MetricFilter(line=2)), "day"),
     (MetricQuery(where=MetricFilter(channel="email")), "month"),
     (MetricQuery(group_by=("line",), grain="day", where=MetricFilter(line=2)), "day"),
     (MetricQuery(group_by=("priority",), where=MetricFilter(channel="email")), "month"),
     (MetricQuery(where=MetricFilter(channel="email", priority="high")), "month"),
-    (MetricQuery(group_by=("channel", "topic"), grain="week"), None),
-    (MetricQuery(group_by=("channel", "line"), end=datetime(2026, 3, 16, tzinfo=UTC)), None),
-    (MetricQuery(group_by=("priority",), where=MetricFilter(agent="a")), None),
+    (MetricQuery(group_by=("channel", "topic"), grain="week"), "day"),
+    (MetricQuery(group_by=("channel", "line"), end=datetime(2026, 3, 16, tzinfo=UTC)), "day"),
+    (MetricQuery(group_by=("channel", "line"), end=datetime(2026, 3, 18, tzinfo=UTC)), "day"),
+    (MetricQuery(group_by=("priority",), where=MetricFilter(agent="a")), "month"),
     (MetricQuery(where=MetricFilter(agent="")), None),
     (MetricQuery(group_by=("agent",), grain="day"), None),
     (MetricQuery(grain="day", where=MetricFilter(account_id="a1")), None),
     (MetricQuery(grain="month", where=MetricFilter(account_id="a1")), "month"),
 ])
-def test_rollups_answer_whole_days_of_one_dimension(query, grain):
+def test_rollups_answer_whole_days_of_the_dimensions_of_a_set(query, grain):
     assert query.rollup_grain() == grain
 
 
@@ -491,3 +513,13 @@ def test_rows_of_a_composite_key_are_read_many_at_a_time():
         "SELECT dim, grain, period, value, tally FROM support_rollups "
         "WHERE (dim, grain, period, value) IN ((?, ?, ?, ?), (?, ?, ?, ?))")
     assert CASES.select_many_statement(2).endswith("WHERE id IN (?, ?)")
+
+
+def test_a_filter_on_a_set_of_two_is_read_with_a_pattern_that_holds_every_match():
+    agent_channel = next(s for s in ROLLUP_SETS if s.name == "agent+channel")
+    pattern = _like_combinations(agent_channel, {"channel": "email"})
+    assert pattern == '["%", "email"]'
+    assert _like_combinations(agent_channel, {"agent": "a_b%", "channel": "email"}) == (
+        '["a_b%", "email"]')  # LIKE wildcards only widen: each row is checked after
+    assert _like_combinations(agent_channel, {"agent": "Zoë"}) is None  # \u00eb: an escape
+    assert _like_combinations(agent_channel, {"agent": 'a"b'}) is None
