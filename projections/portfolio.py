@@ -116,6 +116,33 @@ class PortfolioView:
             raise InvalidInputError(f"top must be between 1 and {MAX_TOP}")
         return self._rows(_TOP.format(**columns), (False, n))
 
+    def band_history(self, n: int, days: int) -> list[tuple[date, dict[str, tuple[int, Decimal]]]]:
+        """Day by day over the last `days` closed days: how many of today's top-`n` accounts
+        were in each confirmed band, and their ARR on that day (a day on which an account had
+        no close yet leaves it out of that day)."""
+        if not 1 <= days <= 730:
+            raise InvalidInputError("days must be between 1 and 730")
+        ids = [r["id"] for r in self._top(n, _LEAN)]
+        if not ids:
+            return []
+        with self.store.reader() as tx:
+            through = tx.fetch_one(
+                "SELECT value FROM health_settings WHERE key = 'closed_through'")
+            if through is None:
+                return []
+            since = date.fromisoformat(through["value"]) - timedelta(days=days - 1)
+            rows = tx.fetch_all(
+                "SELECT account_id, day, confirmed_band FROM health_closes WHERE day >= ? "
+                f"AND account_id IN ({', '.join('?' * len(ids))})", [since.isoformat(), *ids])
+        timelines = {t.account_id: t for t in self._timelines(ids)}
+        by_day: dict[date, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
+        for row in rows:
+            day = date.fromisoformat(row["day"])
+            band = row["confirmed_band"] or "grey"
+            count, arr = by_day[day].get(band, (0, Decimal(0)))
+            by_day[day][band] = (count + 1, arr + timelines[row["account_id"]].arr_at(day))
+        return sorted(by_day.items())
+
     def account_kpis(self, account_id: str, end: date) -> AccountFigures | None:
         """One account's revenue figures over the year to `end` (None: no such account)."""
         rows = self._rows(_ONE.format(**_FULL), (False, account_id))

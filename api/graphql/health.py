@@ -276,6 +276,19 @@ class BandShare:
     share: float
 
 
+@strawberry.type(description="Accounts of one confirmed band on one day, and their ARR then.")
+class BandDay:
+    band: HealthBand
+    accounts: int
+    arr: Money
+
+
+@strawberry.type
+class PortfolioHealthDay:
+    day: date
+    bands: list[BandDay]
+
+
 @strawberry.type(description="Revenue-based Care KPIs over the key accounts for a period.")
 class KpiReport:
     start: date

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 from functools import partial
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from api.auth import Action, ForbiddenError, authorize
 from api.graphql.alerts_goals import Goal, HealthAlert
 from api.graphql.context import Info
 from api.graphql.feedback import FeedbackItem, feedback_connection
-from api.graphql.health import KpiReport, PortfolioEntry
+from api.graphql.health import BandDay, HealthBand, KpiReport, PortfolioEntry, PortfolioHealthDay
 from api.graphql.objects import Account, Case, case_connection
 from api.graphql.types import (
     CaseStatus,
@@ -24,6 +25,7 @@ from api.graphql.types import (
     Edge,
     FeedbackStatus,
     MetricDimension,
+    Money,
     PageInfo,
     PeriodGrain,
     Priority,
@@ -173,6 +175,21 @@ class Query:
         day = _day_of(info, as_of, rows)
         currency = services.settings.currency
         return [PortfolioEntry.from_row(r, currency, day) for r in rows]
+
+    @strawberry.field(description="The health of today's top accounts over the last `days` "
+                                  "closed days: per day, how many were in each confirmed band "
+                                  "and their ARR that day.")
+    async def portfolio_health_history(self, info: Info, top: int = 200, days: int = 90,
+                                       wait_for: WaitFor = None) -> list[PortfolioHealthDay]:
+        authorize(info.context.viewer, Action.READ_PORTFOLIO)
+        services = info.context.services
+        await services.wait_for(wait_for)
+        history = await services.read(services.portfolio.band_history, top, days)
+        currency = services.settings.currency
+        return [PortfolioHealthDay(day=day, bands=[
+            BandDay(band=HealthBand(band), accounts=count,
+                      arr=Money(amount=arr.quantize(Decimal("0.01")), currency=currency))
+            for band, (count, arr) in sorted(bands.items())]) for day, bands in history]
 
     @strawberry.field(description="Revenue-based Care KPIs over the key accounts: GRR and NRR "
                                   "for the period, and the portfolio at its end.")

@@ -4,6 +4,8 @@ reads them: the portfolio, one account's explanation, KPIs for a period, and as-
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -167,3 +169,30 @@ def test_bad_periods_and_sizes_are_refused_with_a_code(gql, book):
     with pytest.raises(GraphQLError) as refused:
         gql('{ account(id: "00000000-0000-0000-0000-000000000000") { health { score } } }')
     assert refused.value.codes == ["NOT_FOUND"]
+
+
+def test_portfolio_health_history_counts_todays_key_accounts_by_band_each_day(gql, book):
+    """Per closed day: how many of today's key accounts were in each confirmed band (as their
+    own daily closes say) and their ARR that day (from the revenue recorded in `book`)."""
+    wait = book["risk"]["notificationId"]
+    history = gql("""query($w: Int) { portfolioHealthHistory(top: 10, days: 200, waitFor: $w) {
+        day bands { band accounts arr { amount } } } }""", w=wait)["portfolioHealthHistory"]
+
+    def arr(name: str, day: str) -> Decimal:
+        if name == "acme":
+            return (Decimal(0) if day < "2025-11-01" else Decimal("120000.00")
+                    if day < "2026-02-01" else Decimal("144000.00"))
+        return Decimal(0) if day < "2026-02-01" else Decimal("36000.00")
+
+    expected: dict[str, dict[str, list[Any]]] = defaultdict(dict)
+    for name in ("acme", "cedar"):  # Birch churned: not a key account today
+        closes = gql(HEALTH, id=book[name])["account"]["health"]["history"]
+        for close in closes:
+            cell = expected[close["day"]].setdefault(close["confirmedBand"], [0, Decimal(0)])
+            cell[0] += 1
+            cell[1] += arr(name, close["day"])
+    got = {d["day"]: {b["band"]: [b["accounts"], Decimal(b["arr"]["amount"])]
+                      for b in d["bands"]} for d in history}
+    assert len(got) >= 5
+    assert got == expected
+    assert got[max(got)] == {"YELLOW": [1, Decimal("144000.00")]}  # Cedar: no close yet

@@ -126,6 +126,7 @@ def test_a_manager_finds_the_reddest_key_account_and_sees_its_drivers(
     assert "unsafe-inline" not in csp
     assert page.locator("#portfolio tbody tr").count() == len(entries)
     screenshot(page, "dashboard")
+    assert page.locator("#chart-health svg .line.c-red").count() == 1  # health history drawn
 
     page.click("#portfolio thead button[data-key=score]")
     first = page.locator("#portfolio tbody tr").first

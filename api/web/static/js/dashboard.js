@@ -18,6 +18,8 @@ const ALERTS = `{ alerts(status: [OPEN], first: 8) { nodes { id accountId kind d
   scoreAfter bandBefore bandAfter drivers { name } } } }`;
 const SEES_ALERTS = ["manager", "admin"].includes(document.body.dataset.role);
 
+const HEALTH_HISTORY = `{ portfolioHealthHistory(top: 200, days: 90) { day bands { band accounts arr { amount currency } } } }`;
+
 const METRICS = `{ supportMetrics(period: MONTH) { periodStart opened resolved csat slaAttainment } }`;
 
 const BAND_CLASS = { GREEN: "c-green", YELLOW: "c-yellow", RED: "c-red", GREY: "c-grey" };
@@ -138,6 +140,15 @@ function renderMetrics(metrics) {
   ], { hi: 1, format: (v) => percent(v), summary: "CSAT and SLA attainment per month" });
 }
 
+function renderHealthHistory(days) {
+  const bands = ["GREEN", "YELLOW", "RED", "GREY"];
+  const arrOf = (d, b) => Number(d.bands.find((x) => x.band === b)?.arr.amount ?? 0);
+  const currency = days.flatMap((d) => d.bands)[0]?.arr.currency ?? "EUR";
+  lineChart($("#chart-health"), days.map((d) => d.day.slice(5)), bands.map((b) => ({
+    name: label(b), cls: BAND_CLASS[b], values: days.map((d) => arrOf(d, b)),
+  })), { format: (v) => compactMoney(v, currency), summary: "ARR of today's key accounts per confirmed health band, per day" });
+}
+
 async function main() {
   wireSignout();
   wireSorting();
@@ -156,7 +167,8 @@ async function main() {
     renderAlerts(data.alerts.nodes, new Map(list.map((r) => [r.accountId, r.name])));
   }) : Promise.resolve($("#alerts").closest("section").remove());
   const metrics = gql(METRICS).then((data) => renderMetrics(data.supportMetrics));
-  await Promise.all([portfolio, kpis, alerts, metrics]);
+  const health = gql(HEALTH_HISTORY).then((data) => renderHealthHistory(data.portfolioHealthHistory));
+  await Promise.all([portfolio, kpis, alerts, metrics, health]);
   ready();
   followChanges();
 }
