@@ -259,12 +259,13 @@ def test_a_long_message_cut_off_midway_is_not_sent_again(api: BotApi, stub: BotA
     real = api.send_message
     calls: list[str] = []
 
-    def second_fails(chat: str, text: str, reply_to: int | None = None) -> dict[str, object]:
+    def second_fails(chat: str, text: str, reply_to: int | None = None,
+                     topic: int | None = None) -> dict[str, object]:
         calls.append(text)
         if len(calls) == 2:
             raise BotApiError("sendMessage", 429, "Too Many Requests: retry after 3",
                               retry_after=3)
-        return real(chat, text, reply_to)
+        return real(chat, text, reply_to, topic)
 
     monkeypatch.setattr(api, "send_message", second_fails)
     receipt = TelegramSender(api).send(reply("word " * 2000))
