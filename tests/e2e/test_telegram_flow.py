@@ -383,8 +383,9 @@ def in_topic(update: dict[str, Any], thread: int) -> dict[str, Any]:
     return update
 
 
-def topic_service(update_id: int, thread: int, at: int, **service: Any) -> dict[str, Any]:
-    update = in_topic(message(update_id, thread, "", at), thread)
+def topic_service(update_id: int, thread: int, at: int, chat: int = GROUP,
+                  **service: Any) -> dict[str, Any]:
+    update = in_topic(message(update_id, thread, "", at, chat=chat), thread)
     update["message"].pop("text")
     update["message"].update(service)
     return update
@@ -406,7 +407,10 @@ def test_forum_topics_each_hold_a_case_and_hear_its_answers(
             (in_topic(message(52, 61, "The export is down", T0 + 120), outage), "routed"),
             (in_topic(message(53, 52, "It says 400 EUR", T0 + 130), billing), "routed"),
             (message(54, 70, "Hello from General", T0 + 140), "routed"),
-            (topic_service(55, outage, T0 + 150, forum_topic_closed={}), "ignored")):
+            (topic_service(55, outage, T0 + 150, forum_topic_closed={}), "ignored"),
+            (topic_service(56, 3, T0 + 160, chat=-100999,  # a forum nobody linked
+                           forum_topic_created={"name": "Elsewhere", "icon_color": 7322096}),
+             "ignored")):
         answer = post(client, update)
         assert (answer.status_code, answer.json()["status"]) == (200, status), answer.text
     nodes = {n["text"]: n["caseId"] for n in inbound(gql, account_id, 4)}

@@ -12,7 +12,7 @@ from domain.conversation import Conversation, in_topic, split_topic
 from domain.errors import InvalidInputError, NotFoundError
 from domain.ports import InboundMessage
 from integrations.clock import FakeClock
-from tests.unit.helpers import STAFF, nothing_written
+from tests.unit.helpers import STAFF, events, nothing_written
 
 FORUM = "-100777"
 BILLING, OUTAGE = in_topic(FORUM, "3"), in_topic(FORUM, "5")
@@ -57,6 +57,8 @@ def test_each_topic_opens_its_own_case_and_its_messages_join_it(desk, forum, clo
     assert chat.topic_cases == {"3": billing, "5": outage}
     assert chat.current_case_id is None  # the General topic has no case yet
     assert desk.interaction(desk.case(billing).opening_interaction_id).conversation == BILLING
+    assert len(events(desk, "carelog:Conversation.TopicCaseStarted")) == 2
+    assert events(desk, "carelog:Conversation.CaseStarted") == []
 
 
 def test_the_general_topic_keeps_the_chats_own_case(desk, forum, clock):
