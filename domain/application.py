@@ -87,6 +87,15 @@ def _settled(result: CommandResult, last: int) -> CommandResult:
     return replace(result, notification_id=max(result.notification_id, last))
 
 
+def _followed(chats: Mapping[UUID, object],
+              places: Iterable[tuple[UUID, str]]) -> list[UUID]:
+    """The cases the messages said at these (chat id, conversation) places would join: only
+    the topic's own of a forum's many."""
+    found = [chat.case_of(conversation) for chat_id, conversation in places
+             if isinstance(chat := chats.get(chat_id), Conversation)]
+    return [i for i in found if i is not None]
+
+
 def _outcome_text(feedback: Feedback, outcome: str) -> str:
     verb = "has shipped" if outcome == "shipped" else "was declined by the product team"
     return f"Your request \"{feedback.title}\" ({feedback.product_area}) {verb}."
@@ -747,11 +756,11 @@ class CareDesk(Application[UUID]):
     def _prefetch(self, arrivals: Sequence[Arrival],
                   known: Mapping[UUID, Aggregate | None]) -> dict[UUID, Aggregate | None]:
         """Read what a batch will read: its chats, then their accounts and cases together."""
-        found = {**known, **self._load_all((
-            Conversation.id_for(a.message.channel, a.message.conversation) for a in arrivals
-            if a.message.channel in _CONVERSATIONAL), known)}
-        cases = (i for c in found.values() if isinstance(c, Conversation)
-                 for i in c.followed_cases)
+        places = [(Conversation.id_for(a.message.channel, a.message.conversation),
+                   a.message.conversation) for a in arrivals
+                  if a.message.channel in _CONVERSATIONAL]
+        found = {**known, **self._load_all((i for i, _ in places), known)}
+        cases = _followed(found, places)
         found.update(self._load_all([*(a.account_id for a in arrivals), *cases], found))
         return {i: a for i, a in found.items() if i not in known}
 
@@ -779,10 +788,11 @@ class CareDesk(Application[UUID]):
 
         With them, in the same query, the accounts and current cases of the chats a batch
         kept (`batch_reads`): what a batch of their messages reads next."""
-        chats = [Conversation.id_for(c, p) for c, p in places]
-        related = [i for chat in self.batch_reads.peek(chats) if isinstance(chat, Conversation)
-                   for i in (chat.account_id, *chat.followed_cases)]
-        return self._load_all([*chats, *related])
+        wanted = [(Conversation.id_for(c, p), p) for c, p in places]
+        chats = [i for i, _ in wanted]
+        kept = {chat.id: chat for chat in self.batch_reads.peek(chats)}
+        accounts = [c.account_id for c in kept.values() if isinstance(c, Conversation)]
+        return self._load_all([*chats, *accounts, *_followed(kept, wanted)])
 
     def close(self) -> None:
         self._prefetcher.shutdown(wait=True)

@@ -76,11 +76,9 @@ class Conversation(Aggregate):
         """The case messages in this topic (None: the place itself) currently join."""
         return self.current_case_id if topic is None else self.topic_cases.get(topic)
 
-    @property
-    def followed_cases(self) -> list[UUID]:
-        """Every case a message here may join: the place's and each topic's."""
-        found = [] if self.current_case_id is None else [self.current_case_id]
-        return [*found, *self.topic_cases.values()]
+    def case_of(self, conversation: str) -> UUID | None:
+        """The case a message said in `conversation` (here, or in one of its topics) joins."""
+        return self.case_in(split_topic(self.channel, conversation)[1])
 
     def follow_case(self, case_id: UUID, occurred_at: datetime, actor: str,
                     topic: str | None = None) -> None:

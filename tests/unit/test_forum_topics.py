@@ -109,3 +109,14 @@ def test_a_batch_with_two_topics_opens_two_cases(desk, forum, clock):
     cases = [o.ids["caseId"] for o in outcomes if not isinstance(o, Exception)]
     assert len(cases) == 3
     assert cases[0] == cases[2] != cases[1]
+
+
+def test_a_batch_reads_the_case_of_its_topic_not_of_every_topic(desk, forum, clock):
+    arrivals = [Arrival(said(60 + i, f"Topic {i}", in_topic(FORUM, str(i)), clock), forum,
+                        "telegram") for i in range(1, 6)]
+    opened = [o.ids["caseId"] for o in desk.receive_messages(arrivals)
+              if not isinstance(o, Exception)]
+    assert len(set(opened)) == 5
+    read = desk.conversations([("telegram", in_topic(FORUM, "2"))])
+    assert opened[1] in read
+    assert not {opened[0], *opened[2:]} & set(read)
