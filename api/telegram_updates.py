@@ -7,7 +7,9 @@
   failure (a code expired, used or unknown) directly through the sender and recorded nowhere,
   since no account is known to record it for, and a redelivered failure at worst repeats it;
 - a group that became a supergroup moves its binding to the new chat id;
-- anything else is ignored.
+- a forum topic created or renamed in a linked chat keeps its name for the case it opens
+  (in a chat nobody linked it is ignored: the name reaches no room);
+- anything else is ignored (other topic service messages among it: they open no case).
 
 Each step is idempotent (deterministic ids), so an update applied twice changes nothing more.
 """
@@ -27,6 +29,7 @@ from integrations.telegram.updates import (
     LinkRequest,
     ParsedUpdate,
     TelegramMessage,
+    TopicNamed,
 )
 
 log = logging.getLogger(__name__)
@@ -49,8 +52,8 @@ class TelegramUpdates:
         """Answers a failed `/link` directly; None when no bot token is configured."""
 
     def handle(self, update: ParsedUpdate) -> str:
-        """`routed`, `held`, `duplicate`, `refused`, `linked`, `link refused`, `moved` or
-        `ignored`, or `invalid` for a message the desk refuses (a retry would not help).
+        """`routed`, `held`, `duplicate`, `refused`, `linked`, `link refused`, `moved`,
+        `named` or `ignored`, or `invalid` for a message the desk refuses (a retry would not help).
         Raises only on an outage of the store: the update is then delivered again."""
         if isinstance(update, TelegramMessage):
             try:
@@ -63,6 +66,8 @@ class TelegramUpdates:
             return self._link(update)
         if isinstance(update, ChatMigrated):
             return self._migrate(update)
+        if isinstance(update, TopicNamed):
+            return self._name_topic(update)
         assert isinstance(update, Ignored)
         log.debug("Telegram update %s ignored: %s", update.update_id, update.reason)
         return "ignored"
@@ -107,3 +112,13 @@ class TelegramUpdates:
                      update.old_chat_id, update.new_chat_id, error.message)
             return "ignored"
         return "duplicate" if moved.duplicate else "moved"
+
+    def _name_topic(self, update: TopicNamed) -> str:
+        try:
+            named = self.desk.name_topic(channel=CHANNEL, conversation=update.conversation,
+                                         name=update.name, actor=ACTOR,
+                                         occurred_at=update.occurred_at)
+        except DomainError as error:  # a chat nobody linked, or a name it cannot keep
+            log.info("Telegram topic %s not named: %s", update.conversation, error.message)
+            return "ignored"
+        return "duplicate" if named.duplicate else "named"

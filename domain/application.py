@@ -39,7 +39,7 @@ from domain.alert import Alert, AlertKind
 from domain.announcement import Announcement, AnnouncementKind, clean_announcement
 from domain.article import Article, clean_article
 from domain.case import MAX_SUBJECT, Case
-from domain.conversation import Conversation
+from domain.conversation import Conversation, split_topic
 from domain.errors import (
     ChannelNotAllowedError,
     InvalidInputError,
@@ -85,6 +85,15 @@ _CONVERSATIONAL = frozenset({Channel.TELEGRAM.value, Channel.WEB_CHAT.value,
 def _settled(result: CommandResult, last: int) -> CommandResult:
     """A result decided in a batch, placed at the batch's last log position."""
     return replace(result, notification_id=max(result.notification_id, last))
+
+
+def _followed(chats: Mapping[UUID, object],
+              places: Iterable[tuple[UUID, str]]) -> list[UUID]:
+    """The cases the messages said at these (chat id, conversation) places would join: only
+    the topic's own of a forum's many."""
+    found = [chat.case_of(conversation) for chat_id, conversation in places
+             if isinstance(chat := chats.get(chat_id), Conversation)]
+    return [i for i in found if i is not None]
 
 
 def _outcome_text(feedback: Feedback, outcome: str) -> str:
@@ -639,6 +648,21 @@ class CareDesk(Application[UUID]):
         return self._update(Conversation, conversation_id, None,
                             lambda c: c.unbind(reason, at, actor))
 
+    def name_topic(self, *, channel: str, conversation: str, name: str, actor: str,
+                   occurred_at: datetime | None = None) -> CommandResult:
+        """A topic of a bound chat was created or renamed: a case it opens takes its name.
+        The same name again is a duplicate; a chat nobody linked is `NotFoundError`."""
+        at = self._when(occurred_at)
+        place, topic = split_topic(channel, conversation)
+        if topic is None:
+            raise InvalidInputError("the conversation names no topic")
+        name = clean_name(name[:MAX_SUBJECT], "topic name", MAX_SUBJECT)
+        chat = self.conversation(channel, place)
+        if chat is None:
+            raise NotFoundError(f"no {channel} chat {place} is linked to an account")
+        return self._update(Conversation, chat.id, None,
+                            lambda c: c.name_topic(topic, name, at, actor))
+
     def receive_message(self, *, message: InboundMessage, account_id: UUID, actor: str,
                         contact_id: UUID | None = None, priority: str = Priority.NORMAL.value,
                         topic: str | None = None,
@@ -732,11 +756,11 @@ class CareDesk(Application[UUID]):
     def _prefetch(self, arrivals: Sequence[Arrival],
                   known: Mapping[UUID, Aggregate | None]) -> dict[UUID, Aggregate | None]:
         """Read what a batch will read: its chats, then their accounts and cases together."""
-        found = {**known, **self._load_all((
-            Conversation.id_for(a.message.channel, a.message.conversation) for a in arrivals
-            if a.message.channel in _CONVERSATIONAL), known)}
-        cases = (c.current_case_id for c in found.values()
-                 if isinstance(c, Conversation) and c.current_case_id is not None)
+        places = [(Conversation.id_for(a.message.channel, a.message.conversation),
+                   a.message.conversation) for a in arrivals
+                  if a.message.channel in _CONVERSATIONAL]
+        found = {**known, **self._load_all((i for i, _ in places), known)}
+        cases = _followed(found, places)
         found.update(self._load_all([*(a.account_id for a in arrivals), *cases], found))
         return {i: a for i, a in found.items() if i not in known}
 
@@ -764,10 +788,11 @@ class CareDesk(Application[UUID]):
 
         With them, in the same query, the accounts and current cases of the chats a batch
         kept (`batch_reads`): what a batch of their messages reads next."""
-        chats = [Conversation.id_for(c, p) for c, p in places]
-        related = [i for chat in self.batch_reads.peek(chats) if isinstance(chat, Conversation)
-                   for i in (chat.account_id, chat.current_case_id) if i is not None]
-        return self._load_all([*chats, *related])
+        wanted = [(Conversation.id_for(c, p), p) for c, p in places]
+        chats = [i for i, _ in wanted]
+        kept = {chat.id: chat for chat in self.batch_reads.peek(chats)}
+        accounts = [c.account_id for c in kept.values() if isinstance(c, Conversation)]
+        return self._load_all([*chats, *accounts, *_followed(kept, wanted)])
 
     def close(self) -> None:
         self._prefetcher.shutdown(wait=True)
@@ -801,7 +826,8 @@ class CareDesk(Application[UUID]):
                 if channel in _CONVERSATIONAL else None)
         if chat is not None and chat.account_id != account.id:
             chat = None
-        case = self._case_answered(account, channel, message, chat)
+        _, place_topic = split_topic(channel, message.conversation)
+        case = self._case_answered(account, channel, message, chat, place_topic)
         if case is None and (message.automated or not inbound.allowed):
             interaction = inbound.record(None, sender, at, actor)
             result = self._save_new(interaction, {"interactionId": interaction.id})
@@ -811,6 +837,8 @@ class CareDesk(Application[UUID]):
         if case is None:
             account.check_active()
             first_line = message.text.strip().splitlines()[0]
+            if chat is not None and place_topic is not None:
+                subject = subject or chat.topic_names.get(place_topic)
             case = self._new_case(account, inbound.id, channel,
                                   clean_name((subject or first_line)[:MAX_SUBJECT], "subject",
                                              MAX_SUBJECT),
@@ -822,8 +850,8 @@ class CareDesk(Application[UUID]):
                 case.resume("the client answered", at, actor)
         interaction = inbound.record(case.id, sender, at, actor)
         others: list[Aggregate] = [case]
-        if chat is not None and chat.current_case_id != case.id:
-            chat.follow_case(case.id, at, actor)
+        if chat is not None and chat.case_in(place_topic) != case.id:
+            chat.follow_case(case.id, at, actor, place_topic)
             others.append(chat)
         result = self._save_new(interaction, {"caseId": case.id, "interactionId": interaction.id},
                                 *others)
@@ -987,8 +1015,9 @@ class CareDesk(Application[UUID]):
         return replace(result, ids={"interactionId": original_id})
 
     def _case_answered(self, account: Account, channel: str, message: InboundMessage,
-                       chat: Conversation | None) -> Case | None:
-        """The case this message belongs to, or None when it starts a new one."""
+                       chat: Conversation | None, topic: str | None) -> Case | None:
+        """The case this message belongs to, or None when it starts a new one; in a chat,
+        the case of the message's topic (`topic`, None for the chat itself)."""
         candidates: list[UUID] = []
         if message.case_ref is not None:
             with suppress(ValueError):
@@ -998,8 +1027,9 @@ class CareDesk(Application[UUID]):
                 earlier = self._read(Interaction.id_for(account.id, channel, direction, ref))
                 if isinstance(earlier, Interaction) and earlier.case_id is not None:
                     candidates.append(earlier.case_id)
-        if chat is not None and chat.current_case_id is not None:
-            candidates.append(chat.current_case_id)
+        followed = chat.case_in(topic) if chat is not None else None
+        if followed is not None:
+            candidates.append(followed)
         for case_id in candidates:
             case = self._read(case_id)
             if (isinstance(case, Case) and case.account_id == account.id

@@ -4,7 +4,8 @@ sendMessage, answering like https://core.telegram.org/bots/api, with faults on d
 `queue(update)` makes an update pending; `getUpdates` serves pending updates from `offset` on
 (confirming, that is forgetting, those below it), waiting up to its `timeout` (capped by
 `max_poll`) for one to arrive, and answers 409 while a webhook is set, as Telegram does.
-`sendMessage` numbers messages per chat; `fail_sends(...)` makes the next sends answer 429 with
+`sendMessage` numbers messages per chat (a `message_thread_id` puts the sent Message in that forum
+topic, as `sent` records); `fail_sends(...)` makes the next sends answer 429 with
 `retry_after`, 403 (blocked) or anything else. `calls` records every request.
 """
 
@@ -158,6 +159,10 @@ class BotApiStub:
             message: dict[str, Any] = {
                 "message_id": message_id, "from": BOT_USER, "date": int(time.time()),
                 "chat": {"id": key, "type": chat_type}, "text": text}
+            thread = params.get("message_thread_id")
+            if isinstance(thread, int):  # a forum topic; without it, the General topic
+                message["message_thread_id"] = thread
+                message["is_topic_message"] = True
             reply = params.get("reply_parameters")
             if isinstance(reply, dict) and isinstance(reply.get("message_id"), int):
                 message["reply_to_message"] = {"message_id": reply["message_id"],

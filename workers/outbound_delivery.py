@@ -13,9 +13,11 @@ the Interaction aggregate itself, whose delivery state is the intent record:
 - a retryable failure (rate limit, connection refused) is retried with a growing pause, up to
   `max_attempts`; then it is failed for good.
 
-Where a message goes: on `telegram` to the interaction's conversation (the chat id), and for a
-case reply without one, to the conversation of the case's opening message; a `room` post to
-every Telegram chat bound to the account. Channels with no sender registered (email, until its
+Where a message goes: on `telegram` to the interaction's conversation (the chat id, or
+`<chat>/<topic>` in a forum, which the sender turns into `message_thread_id`), and for a case
+reply without one, to the conversation of the case's opening message, so a reply reaches the
+topic the case began in; a `room` post to every Telegram chat bound to the account (in a forum,
+its General topic). Channels with no sender registered (email, until its
 adapter is added to `senders`) are left pending, untouched. A lease keeps it to one process.
 """
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from domain.conversation import split_topic
 from domain.ports import DeliveryReceipt, OutboundMessage
 from integrations.settings import Secret
 from integrations.telegram.updates import (
@@ -140,9 +141,13 @@ class BotApi:
         return updates
 
     def send_message(self, chat_id: int | str, text: str,
-                     reply_to_message_id: int | None = None) -> dict[str, Any]:
-        """Send plain text (no parse mode: nothing in it is markup); the sent `Message`."""
+                     reply_to_message_id: int | None = None,
+                     message_thread_id: int | None = None) -> dict[str, Any]:
+        """Send plain text (no parse mode: nothing in it is markup); the sent `Message`.
+        `message_thread_id`: the forum topic to send to (None: the chat, or General topic)."""
         params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if message_thread_id is not None:
+            params["message_thread_id"] = message_thread_id
         if reply_to_message_id is not None:
             params["reply_parameters"] = {"message_id": reply_to_message_id,
                                           "allow_sending_without_reply": True}
@@ -203,12 +208,15 @@ class TelegramSender:
             return DeliveryReceipt(False, error=f"not a Telegram message: {message.channel}")
         if not message.text.strip():
             return DeliveryReceipt(False, error="Telegram does not send empty messages")
+        chat, topic = split_topic(CHANNEL, message.conversation)
+        if topic is not None and not topic.isdigit():
+            return DeliveryReceipt(False, error=f"not a Telegram forum topic: {topic}")
         parts = split_text(message.text)
         ids: list[str] = []
         for n, part in enumerate(parts):
             try:
-                sent = self.api.send_message(message.conversation, part,
-                                             _reply_to(message) if n == 0 else None)
+                sent = self.api.send_message(chat, part, _reply_to(message) if n == 0 else None,
+                                             int(topic) if topic is not None else None)
             except (BotApiError, BotApiUnavailableError) as error:
                 receipt = (_refused(error) if isinstance(error, BotApiError)
                            else _unavailable(error, message))
@@ -217,10 +225,10 @@ class TelegramSender:
                 # Parts already out would be sent again by a retry: never retried, and said.
                 return DeliveryReceipt(False, error=f"sent parts 1-{n} of {len(parts)}, then: "
                                                     f"{receipt.error}")
-            chat = sent.get("chat")
-            chat_id = chat.get("id") if isinstance(chat, dict) else None
-            ids.append(message_external_id(
-                chat_id if chat_id is not None else message.conversation, sent["message_id"]))
+            sent_in = sent.get("chat")
+            chat_id = sent_in.get("id") if isinstance(sent_in, dict) else None
+            ids.append(message_external_id(chat_id if chat_id is not None else chat,
+                                           sent["message_id"]))
         return DeliveryReceipt(True, " ".join(ids))
 
 
@@ -265,7 +273,7 @@ def _reply_to(message: OutboundMessage) -> int | None:
         return None
     original = message.in_reply_to.split(":edit:", 1)[0]
     parts = split_external_id(original)
-    if parts is None or parts[0] != message.conversation:
+    if parts is None or parts[0] != split_topic(CHANNEL, message.conversation)[0]:
         return None
     return parts[1]
 

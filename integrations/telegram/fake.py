@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.conversation import split_topic
 from domain.ports import DeliveryReceipt, OutboundMessage
 from integrations.telegram.updates import CHANNEL, message_external_id
 
@@ -42,7 +43,8 @@ class FakeTelegramSender:
             return DeliveryReceipt(False, error=f"not a Telegram message: {message.channel}")
         if self._failures:
             return self._failures.pop(0)
-        message_id = self._next_id.get(message.conversation, 1000)
-        self._next_id[message.conversation] = message_id + 1
+        chat, _ = split_topic(CHANNEL, message.conversation)  # a forum's topics share ids
+        message_id = self._next_id.get(chat, 1000)
+        self._next_id[chat] = message_id + 1
         self.sent.append(message)
-        return DeliveryReceipt(True, message_external_id(message.conversation, message_id))
+        return DeliveryReceipt(True, message_external_id(chat, message_id))

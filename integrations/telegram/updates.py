@@ -2,7 +2,10 @@
 
 An update becomes a `TelegramMessage` (a client's message or an edit of one, as an
 `InboundMessage`), a `LinkRequest` (`/link CODE` binding a group to an account's room), a
-`ChatMigrated` (a group upgraded to a supergroup: its chat id changes), or `Ignored`. Ids are
+`ChatMigrated` (a group upgraded to a supergroup: its chat id changes), a `TopicNamed` (a forum
+topic created or renamed), or `Ignored`. A message in a forum topic (`is_topic_message`) is said
+in the conversation `<chat_id>/<message_thread_id>`; the General topic's messages carry no
+thread id and are said in the chat itself, like any group's. Ids are
 derived from Telegram's own (`<chat_id>:<message_id>`), so an update delivered twice reads the
 same and is stored once downstream. Shapes follow https://core.telegram.org/bots/api#update.
 """
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
 
+from domain.conversation import in_topic
 from domain.errors import InvalidInputError
 from domain.ports import Attachment, InboundMessage
 
@@ -95,12 +99,24 @@ class ChatMigrated:
 
 
 @dataclass(frozen=True, slots=True)
+class TopicNamed:
+    """`forum_topic_created` or `forum_topic_edited` with a name: a case the topic opens
+    takes it as its subject."""
+
+    update_id: int
+    conversation: str
+    """`<chat_id>/<message_thread_id>`: the topic's conversation."""
+    name: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     update_id: int
     reason: str
 
 
-ParsedUpdate = TelegramMessage | LinkRequest | ChatMigrated | Ignored
+ParsedUpdate = TelegramMessage | LinkRequest | ChatMigrated | TopicNamed | Ignored
 
 
 def parse_update(update: Any, bot: BotIdentity | None = None) -> ParsedUpdate:
@@ -166,8 +182,12 @@ def _message(update_id: int, raw: dict[str, Any], bot: BotIdentity | None,
                                sender_name, sent_at)
         if text.startswith("/") and _addressed_elsewhere(text, bot):
             return Ignored(update_id, "a command for another bot")
+    conversation = in_topic(chat_id, _topic(raw))
     attachments, file_label = _attachments(raw)
     if text is None and file_label is None:
+        named = _topic_name(raw)
+        if named is not None and conversation != chat_id and not edited:
+            return TopicNamed(update_id, conversation, named, sent_at)
         service = next((k for k in _SERVICE_KEYS if k in raw), None)
         if service is not None:
             return Ignored(update_id, f"service message: {service}")
@@ -182,7 +202,7 @@ def _message(update_id: int, raw: dict[str, Any], bot: BotIdentity | None,
         edit_of, external_id = external_id, f"{external_id}:edit:{edit_date}"
         occurred_at = _time(edit_date)
     inbound = InboundMessage(
-        channel=CHANNEL, external_id=external_id, conversation=chat_id, sender=sender,
+        channel=CHANNEL, external_id=external_id, conversation=conversation, sender=sender,
         sender_name=sender_name, text=text if text is not None else file_label or "",
         occurred_at=occurred_at, thread=_thread(chat_id, raw), edit_of=edit_of,
         attachments=attachments)
@@ -283,6 +303,26 @@ def _thread(chat_id: str, raw: dict[str, Any]) -> tuple[str, ...]:
     if "forum_topic_created" in reply:  # a forum topic's messages "reply" to its first message
         return ()
     return (message_external_id(chat_id, reply["message_id"]),)
+
+
+def _topic(raw: dict[str, Any]) -> str | None:
+    """The forum topic a message is in; None outside forums and in the General topic.
+    A reply in a supergroup that is not a forum carries a `message_thread_id` too, without
+    `is_topic_message`: it stays in the chat."""
+    thread = raw.get("message_thread_id")
+    if raw.get("is_topic_message") is not True or not _is_int(thread):
+        return None
+    return str(thread)
+
+
+def _topic_name(raw: dict[str, Any]) -> str | None:
+    """The name a `forum_topic_created` gives, or a `forum_topic_edited` changes to."""
+    for key in ("forum_topic_created", "forum_topic_edited"):
+        service = raw.get(key)
+        if isinstance(service, dict):
+            name = service.get("name")
+            return name.strip() if isinstance(name, str) and name.strip() else None
+    return None
 
 
 def _time(seconds: int) -> datetime:

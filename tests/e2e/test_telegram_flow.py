@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from litestar.testing import TestClient
@@ -372,3 +373,69 @@ def _counting(handle: Callable[[Any], str], seen: list[int]) -> Callable[[Any], 
         return handle(update)
 
     return counted
+
+
+def in_topic(update: dict[str, Any], thread: int) -> dict[str, Any]:
+    """`update` said in the forum topic `thread` (a message without one is in General)."""
+    raw = update["message"]
+    raw["chat"]["is_forum"] = True
+    raw.update(message_thread_id=thread, is_topic_message=True)
+    return update
+
+
+def topic_service(update_id: int, thread: int, at: int, chat: int = GROUP,
+                  **service: Any) -> dict[str, Any]:
+    update = in_topic(message(update_id, thread, "", at, chat=chat), thread)
+    update["message"].pop("text")
+    update["message"].update(service)
+    return update
+
+
+def test_forum_topics_each_hold_a_case_and_hear_its_answers(
+        client: TestClient[Any], gql: GraphQL, stub: BotApiStub, runtime: Runtime,
+        clock: FakeClock) -> None:
+    """A forum supergroup linked with one /link: each topic opens its own case, our replies
+    go back into the topic, room posts and the General topic's case stay in the chat."""
+    account_id = linked(client, gql, stub, clock)
+    assert "message_thread_id" not in stub.calls_to("sendMessage")[0].params  # to General
+    billing, outage = 50, 60
+    for update, status in (
+            (topic_service(50, billing, T0 + 100,
+                           forum_topic_created={"name": "Billing", "icon_color": 7322096}),
+             "named"),
+            (in_topic(message(51, 51, "Invoice 11 is wrong", T0 + 110), billing), "routed"),
+            (in_topic(message(52, 61, "The export is down", T0 + 120), outage), "routed"),
+            (in_topic(message(53, 52, "It says 400 EUR", T0 + 130), billing), "routed"),
+            (message(54, 70, "Hello from General", T0 + 140), "routed"),
+            (topic_service(55, outage, T0 + 150, forum_topic_closed={}), "ignored"),
+            (topic_service(56, 3, T0 + 160, chat=-100999,  # a forum nobody linked
+                           forum_topic_created={"name": "Elsewhere", "icon_color": 7322096}),
+             "ignored")):
+        answer = post(client, update)
+        assert (answer.status_code, answer.json()["status"]) == (200, status), answer.text
+    nodes = {n["text"]: n["caseId"] for n in inbound(gql, account_id, 4)}
+    assert len(nodes) == 4  # the topic service messages are not client messages
+    assert nodes["Invoice 11 is wrong"] == nodes["It says 400 EUR"]
+    cases = {nodes["Invoice 11 is wrong"], nodes["The export is down"],
+             nodes["Hello from General"]}
+    assert len(cases) == 3
+    assert topics(runtime, "carelog:Case.Opened") == 3
+    assert runtime.desk.case(UUID(nodes["Invoice 11 is wrong"])).subject == "Billing"
+    assert runtime.desk.case(UUID(nodes["The export is down"])).subject == "The export is down"
+
+    answers = {"Invoice 11 is wrong": "Billing: credit note sent.",
+               "The export is down": "Outage: fixed, please retry.",
+               "Hello from General": "General: hello!"}
+    for opened, text in answers.items():
+        gql("""mutation($c: UUID!, $t: String!) { replyToCase(caseId: $c, text: $t) {
+            notificationId } }""", c=nodes[opened], t=text)
+    gql("""mutation($a: UUID!) { postToRoom(accountId: $a, text: "Maintenance at 22:00.") {
+        notificationId } }""", a=account_id)
+    for text in [*answers.values(), "Maintenance at 22:00."]:
+        node = until(lambda text=text: delivery_of(gql, account_id, text))
+        assert (node["delivery"], node["deliveryError"]) == ("delivered", None)
+    where = {m["text"]: (m["chat"]["id"], m.get("message_thread_id")) for m in stub.sent}
+    assert where["Billing: credit note sent."] == (GROUP, billing)
+    assert where["Outage: fixed, please retry."] == (GROUP, outage)
+    assert where["General: hello!"] == (GROUP, None)
+    assert where["Maintenance at 22:00."] == (GROUP, None)

@@ -167,6 +167,21 @@ def test_a_reply_answers_the_clients_message_even_when_it_was_edited(
             for c in stub.calls_to("sendMessage")] == [100, 101, None, None]
 
 
+def test_a_message_for_a_forum_topic_goes_to_that_topic(api: BotApi, stub: BotApiStub) -> None:
+    sender = TelegramSender(api)
+    receipt = sender.send(reply(chat=f"{GROUP}/7", in_reply_to=f"{GROUP}:100"))
+    assert receipt == DeliveryReceipt(True, f"{GROUP}:1000")
+    assert sender.send(reply()).delivered  # the chat itself: the General topic
+    first, general = stub.calls_to("sendMessage")
+    assert first.params["chat_id"] == GROUP
+    assert first.params["message_thread_id"] == 7
+    assert first.params["reply_parameters"]["message_id"] == 100
+    assert "message_thread_id" not in general.params
+    assert [m.get("message_thread_id") for m in stub.sent] == [7, None]
+    refused = sender.send(reply(chat=f"{GROUP}/general"))
+    assert (refused.delivered, refused.retryable) == (False, False)
+
+
 def test_a_rate_limit_is_retryable_with_telegrams_wait(api: BotApi, stub: BotApiStub) -> None:
     stub.fail_sends(too_many_requests(34))
     receipt = TelegramSender(api).send(reply())
@@ -259,12 +274,13 @@ def test_a_long_message_cut_off_midway_is_not_sent_again(api: BotApi, stub: BotA
     real = api.send_message
     calls: list[str] = []
 
-    def second_fails(chat: str, text: str, reply_to: int | None = None) -> dict[str, object]:
+    def second_fails(chat: str, text: str, reply_to: int | None = None,
+                     topic: int | None = None) -> dict[str, object]:
         calls.append(text)
         if len(calls) == 2:
             raise BotApiError("sendMessage", 429, "Too Many Requests: retry after 3",
                               retry_after=3)
-        return real(chat, text, reply_to)
+        return real(chat, text, reply_to, topic)
 
     monkeypatch.setattr(api, "send_message", second_fails)
     receipt = TelegramSender(api).send(reply("word " * 2000))

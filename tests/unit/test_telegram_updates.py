@@ -16,6 +16,7 @@ from integrations.telegram.updates import (
     InvalidUpdateError,
     LinkRequest,
     TelegramMessage,
+    TopicNamed,
     parse_update,
     split_external_id,
 )
@@ -128,6 +129,53 @@ def test_a_forum_topic_message_is_not_a_reply_to_the_topic_opener() -> None:
     parsed = read(update(chat=GROUP, message_id=4, message_thread_id=3, is_topic_message=True,
                          reply_to_message=opener))
     assert parsed.message.thread == ()
+
+
+def test_a_forum_topic_message_is_said_in_its_topic() -> None:
+    parsed = read(update(chat={**GROUP, "is_forum": True}, message_id=4, message_thread_id=3,
+                         is_topic_message=True))
+    assert parsed.message.conversation == "-1001234567890/3"
+    assert parsed.message.external_id == "-1001234567890:4"  # message ids are the chat's
+
+
+def test_the_general_topic_and_reply_threads_are_said_in_the_chat() -> None:
+    general = read(update(chat={**GROUP, "is_forum": True}, message_id=5))
+    assert general.message.conversation == "-1001234567890"
+    original = {"message_id": 100, "date": DATE, "chat": GROUP, "from": ANNA, "text": "Hi"}
+    # In a supergroup that is no forum, a reply carries a thread id but no is_topic_message.
+    reply = read(update(chat=GROUP, message_id=101, message_thread_id=100,
+                        reply_to_message=original))
+    assert reply.message.conversation == "-1001234567890"
+    assert reply.message.thread == ("-1001234567890:100",)
+
+
+def test_an_edit_in_a_topic_stays_in_the_topic() -> None:
+    parsed = read(update(kind="edited_message", chat=GROUP, message_id=4, message_thread_id=3,
+                         is_topic_message=True, edit_date=DATE + 60))
+    assert parsed.message.conversation == "-1001234567890/3"
+    assert parsed.message.edit_of == "-1001234567890:4"
+
+
+@pytest.mark.parametrize("service", ["forum_topic_created", "forum_topic_edited"])
+def test_a_topic_created_or_renamed_names_the_topic(service: str) -> None:
+    raw = update(chat=GROUP, text=None, message_id=3, message_thread_id=3,
+                 is_topic_message=True, **{service: {"name": " Billing ",
+                                                     "icon_color": 7322096}})
+    assert parse_update(raw, BOT) == TopicNamed(
+        10, "-1001234567890/3", "Billing", datetime(2025, 12, 1, 15, 0, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("service", [
+    {"forum_topic_closed": {}}, {"forum_topic_reopened": {}},
+    {"forum_topic_edited": {"icon_custom_emoji_id": "5312536423851630001"}},  # icon only
+    {"forum_topic_created": {"name": "Billing"}, "message_thread_id": "3"},  # not a topic
+])
+def test_other_topic_service_messages_are_ignored(service: dict[str, Any]) -> None:
+    raw = update(chat=GROUP, text=None, message_id=9,
+                 **{"message_thread_id": 3, "is_topic_message": True, **service})
+    parsed = parse_update(raw, BOT)
+    assert isinstance(parsed, Ignored)
+    assert parsed.reason.startswith("service message: forum_topic_")
 
 
 def test_a_photo_with_caption_keeps_the_caption_and_the_largest_size() -> None:
