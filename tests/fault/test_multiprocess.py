@@ -472,7 +472,7 @@ def test_two_apis_and_three_workers_survive_a_nats_node_killed_mid_burst(
         fleet.start("accounts", "worker", "projections", "accounts")
         fleet.start("case_queues", "worker", "projections", "case_queues", "account_health",
                     "alerts_and_goals", "support_metrics", "feedback_board", "directory",
-                    "rooms")
+                    "rooms", "knowledge_base", "announcements")
         for i, api in enumerate(apis):
             fleet.wait_healthy(f"api{i + 1}", api)
         for name in ("relay", "accounts", "case_queues"):
