@@ -136,13 +136,18 @@ def _too_many(limit: RateLimit, key: str) -> Response[dict[str, Any]]:
                     headers={"Retry-After": str(max(1, round(limit.retry_after(key))))})
 
 
+def _limited_by_ip(portal: PortalRegistrations, request: Request[Any, Any, Any]
+                   ) -> Response[dict[str, Any]] | None:
+    client = request.client.host if request.client else "unknown"
+    return None if portal.limits_by_ip.allow(client) else _too_many(portal.limits_by_ip, client)
+
+
 @post("/portal/register", status_code=HTTP_202_ACCEPTED, request_max_body_size=MAX_PORTAL_BODY)
 async def register(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """`{"email", "name"}`: the same answer for every address; the link comes by mail."""
     portal: PortalRegistrations = request.app.state.portal
-    client = request.client.host if request.client else "unknown"
-    if not portal.limits_by_ip.allow(client):
-        return _too_many(portal.limits_by_ip, client)
+    if (refused := _limited_by_ip(portal, request)) is not None:
+        return refused
     try:
         data = await _json_object(request)
         email = _email(data.get("email"))
@@ -169,9 +174,8 @@ async def _request_quietly(portal: PortalRegistrations, email: str, name: str) -
 async def confirm(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """`{"token", "password"}`: the link's token makes the address a client user."""
     portal: PortalRegistrations = request.app.state.portal
-    client = request.client.host if request.client else "unknown"
-    if not portal.limits_by_ip.allow(client):
-        return _too_many(portal.limits_by_ip, client)
+    if (refused := _limited_by_ip(portal, request)) is not None:
+        return refused
     try:
         data = await _json_object(request)
         token, password = data.get("token"), data.get("password")
