@@ -89,6 +89,7 @@ def create_app(settings: Settings, *, run_workers: bool = True,
                                         data_size_limit=settings.email.max_bytes)
                 await asyncio.to_thread(listener.start)
                 stack.push_async_callback(asyncio.to_thread, listener.stop)
+            await asyncio.to_thread(rt.services.portfolio.warm)
             # What start-up built lives as long as the process: keep it out of the collector's
             # generations, so a full collection does not stall a request for tens of ms.
             gc.collect()

@@ -90,9 +90,8 @@ def serve(host: str | None, port: int | None, demo_if_empty: bool, demo_accounts
         console.print("The event log is empty: seeding demo data (carelog demo).")
         _seed(runtime, accounts=demo_accounts, months=demo_months, seed=7, until=None)
     if not no_workers:
-        for runner in runtime.runners:
-            with _progress(f"catching up {runner.name}") as update:
-                runner.catch_up(update)
+        with _progress(f"catching up {len(runtime.runners)} views") as update:
+            runtime.catch_up(progress=update)
     app = create_app(settings, runtime=runtime, run_workers=not no_workers)
     where = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"Carelog on {where}  (GraphQL: {where}/graphql)")
@@ -139,9 +138,8 @@ def demo(accounts: int, months: int, seed: int, until: object) -> None:
     try:
         _seed(runtime, accounts=accounts, months=months, seed=seed,
               until=until.date() if until is not None else None)  # type: ignore[attr-defined]
-        for runner in runtime.runners:
-            with _progress(f"projecting {runner.name}") as update:
-                runner.catch_up(update)
+        with _progress(f"projecting {len(runtime.runners)} views") as update:
+            runtime.catch_up(progress=update)
     finally:
         runtime.close()
 
@@ -161,9 +159,11 @@ def rebuild(projection: str | None) -> None:
         except KeyError as error:
             raise click.BadParameter(str(error.args[0]), param_hint="PROJECTION") from None
         for runner in runners:
-            with _progress(f"rebuilding {runner.name}") as update:
-                count = runner.rebuild(update)
-            console.print(f"{runner.name}: {count} events folded, at position {runner.position}")
+            runner.reset()
+        with _progress(f"rebuilding {', '.join(r.name for r in runners)}") as update:
+            runtime.catch_up(runners, update)
+        for runner in runners:
+            console.print(f"{runner.name}: rebuilt, at position {runner.position}")
     finally:
         runtime.close()
 
@@ -358,9 +358,8 @@ def _run_import(read: Callable[[Settings], ImportPlan], dry_run: bool, report: P
                               f"Run it again to resume.[/red]")
                 sys.exit(1)
         if not dry_run:
-            for runner in runtime.runners:
-                with _progress(f"projecting {runner.name}") as update:
-                    runner.catch_up(update)
+            with _progress(f"projecting {len(runtime.runners)} views") as update:
+                runtime.catch_up(progress=update)
     finally:
         runtime.close()
     render_summary(summary, console)

@@ -19,7 +19,8 @@ from projections.changes import LocalChangeFeed
 from projections.feedback_board import FeedbackBoardView
 from projections.money import ReportingRates
 from projections.registry import all_projections
-from projections.runner import ApplicationLog, ProjectionRunner
+from projections.runner import ApplicationLog, Progress, ProjectionRunner
+from projections.shared_log import SharedLog, catch_up_in_step
 from projections.store import ViewStore
 from workers.announcements import AnnouncementReactor, announcements_lease
 from workers.health_alerts import HealthAlertsReactor
@@ -37,6 +38,8 @@ class Runtime:
     desk: CareDesk
     store: ViewStore
     runners: list[ProjectionRunner]
+    log: SharedLog
+    """The log as the runners read it: each page read and decoded once for all of them."""
     pool: ProjectorPool
     services: Services
     reactors: list[PeriodicWorker]
@@ -64,7 +67,9 @@ class Runtime:
         store = open_views(settings)
         rates = ReportingRates(settings.currency, settings.fx_rates)
         feed = LocalChangeFeed()
-        runners = [ProjectionRunner(p, store, ApplicationLog(desk), settings.projection_page_size,
+        log = SharedLog(ApplicationLog(desk))
+        desk.on_saved.append(log.moved)
+        runners = [ProjectionRunner(p, store, log, settings.projection_page_size,
                                     on_folded=feed.announce)
                    for p in all_projections(rates)]
         pool = ProjectorPool(runners)
@@ -123,7 +128,7 @@ class Runtime:
                 desk, services.announcements, services.directory).round, 2.0,
                 lease=announcements_lease(settings)),
         ]
-        return cls(settings, desk, store, runners, pool, services, reactors, jira, telegram,
+        return cls(settings, desk, store, runners, log, pool, services, reactors, jira, telegram,
                    delivery, email)
 
     def reactor(self, name: str) -> PeriodicWorker | None:
@@ -136,6 +141,12 @@ class Runtime:
     def stop_reactors(self) -> None:
         for reactor in self.reactors:
             reactor.stop()
+
+    def catch_up(self, runners: Sequence[ProjectionRunner] | None = None,
+                 progress: Progress | None = None) -> int:
+        """The runners (all of them by default) up to the head of the log, in step."""
+        return catch_up_in_step(self.runners if runners is None else runners, self.log,
+                                progress)
 
     def select(self, names: Sequence[str]) -> list[ProjectionRunner]:
         """The runners named (all of them for no names); an unknown name is a KeyError."""

@@ -195,7 +195,13 @@ class CareDesk(Application[UUID]):
         """This thread's unit of work while it decides a batch of messages."""
         self._prefetcher = ThreadPoolExecutor(_PREFETCH_THREADS,
                                               thread_name_prefix="caredesk-prefetch")
+        self.on_saved: list[Callable[[], None]] = []
+        """Called after each write this desk committed (the projectors' log looks again)."""
         super().__init__(env=dict(env))
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        for listener in self.on_saved:
+            listener()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

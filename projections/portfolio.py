@@ -9,6 +9,7 @@ the moment those views stand at (or, over replayed views, as of a past moment).
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -41,7 +42,7 @@ from projections.revenue_math import (
     weighted_sla_attainment,
 )
 from projections.schema import from_sqlite, stamp
-from projections.store import ViewStore
+from projections.store import ViewStore, ViewTransaction
 
 _SELECT = (
     "WITH ranked AS (SELECT id, ROW_NUMBER() OVER (ORDER BY arr_reporting_cents DESC, id) AS rank"
@@ -106,6 +107,12 @@ class PortfolioView:
         self.store = store
         self.rates = rates
         self.key_accounts = key_accounts
+        self._kept_timelines: tuple[str | None, dict[str, RevenueTimeline]] | None = None
+        self._building = threading.Lock()
+
+    def warm(self) -> None:
+        """Build what every dashboard load needs (the revenue timelines) before one asks."""
+        self._timelines(None)
 
     def top(self, n: int) -> list[dict[str, Any]]:
         """The `n` largest live accounts by ARR, with health; rank 1 is the largest."""
@@ -131,16 +138,28 @@ class PortfolioView:
             if through is None:
                 return []
             since = date.fromisoformat(through["value"]) - timedelta(days=days - 1)
-            rows = tx.fetch_all(
+            rows = tx.fetch_tuples(
                 "SELECT account_id, day, confirmed_band FROM health_closes WHERE day >= ? "
-                f"AND account_id IN ({', '.join('?' * len(ids))})", [since.isoformat(), *ids])
+                f"AND account_id IN ({', '.join('?' * len(ids))}) ORDER BY account_id, day",
+                [since.isoformat(), *ids])
         timelines = {t.account_id: t for t in self._timelines(ids)}
+        totals: dict[tuple[str, str], list[Any]] = {}
+        account = None
+        steps: tuple[tuple[date, Decimal], ...] = ()
+        step = 0
+        for account_id, day, band in rows:
+            if account_id != account:  # each account's closes come in day order
+                account, steps, step = account_id, timelines[account_id].steps, 0
+            on = date.fromisoformat(day)
+            while step < len(steps) and steps[step][0] <= on:
+                step += 1
+            total = totals.setdefault((day, band or "grey"), [0, Decimal(0)])
+            total[0] += 1
+            if step:
+                total[1] += steps[step - 1][1]
         by_day: dict[date, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
-        for row in rows:
-            day = date.fromisoformat(row["day"])
-            band = row["confirmed_band"] or "grey"
-            count, arr = by_day[day].get(band, (0, Decimal(0)))
-            by_day[day][band] = (count + 1, arr + timelines[row["account_id"]].arr_at(day))
+        for (day, band), (count, arr) in totals.items():
+            by_day[date.fromisoformat(day)][band] = (count, arr)
         return sorted(by_day.items())
 
     def account_kpis(self, account_id: str, end: date) -> AccountFigures | None:
@@ -249,26 +268,40 @@ class PortfolioView:
         return [t for t in timelines if t.account_id in cohort or t.account_id in key_at_end]
 
     def _timelines(self, ids: list[str] | None) -> list[RevenueTimeline]:
-        """Revenue timelines of these accounts (None: of every account)."""
-        where = "" if ids is None else f" AND account_id IN ({', '.join('?' * len(ids))})"
-        params = ids or []
-        with self.store.reader() as tx:
-            if ids is None:
-                ids = [r["id"] for r in tx.fetch_all("SELECT id FROM accounts")]
-            revenue = tx.fetch_all(
-                "SELECT account_id, period, mrr_cents, currency FROM account_revenue "
-                f"WHERE TRUE{where} ORDER BY account_id, period", params)
-            churns = tx.fetch_all(
-                "SELECT id AS account_id, churned_at FROM accounts "
-                f"WHERE churned_at IS NOT NULL{where.replace('account_id', 'id')}", params)
+        """Revenue timelines of these accounts (None: of every account).
+
+        Every account's timeline is built at once and kept while the accounts view keeps its
+        version (read in the same transaction as the rows): the KPIs and the health history
+        need them on every dashboard load, and revenue changes far more rarely than health.
+        """
+        # One reader builds them; the others (a dashboard asks for several figures at once)
+        # wait for its timelines rather than build the same again beside it.
+        with self._building, self.store.reader() as tx:
+            found = tx.fetch_one("SELECT version FROM view_versions WHERE name = ?",
+                                 (AccountsProjection.name,))
+            version = None if found is None else str(found["version"])
+            kept = self._kept_timelines
+            if version is None or kept is None or kept[0] != version:
+                kept = (version, self._read_timelines(tx))
+                if version is not None:
+                    self._kept_timelines = kept
+        everyone = kept[1]
+        if ids is None:
+            return list(everyone.values())
+        return [everyone.get(i) or RevenueTimeline(i, []) for i in ids]
+
+    def _read_timelines(self, tx: ViewTransaction) -> dict[str, RevenueTimeline]:
+        revenue = tx.fetch_all("SELECT account_id, period, mrr_cents, currency "
+                               "FROM account_revenue ORDER BY account_id, period")
+        accounts = tx.fetch_all("SELECT id, churned_at FROM accounts")
         by_account: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
         for r in revenue:
             mrr = from_cents(self.rates.convert_cents(r["mrr_cents"], r["currency"]))
             by_account[r["account_id"]].append((r["period"], mrr))
-        churned = {r["account_id"]: _day(r["churned_at"]) for r in churns}
-        return [RevenueTimeline(i, by_account.get(i, []),
-                                churns=[churned[i]] if i in churned else [])
-                for i in ids]
+        return {r["id"]: RevenueTimeline(
+                    r["id"], by_account.get(r["id"], []),
+                    churns=[_day(r["churned_at"])] if r["churned_at"] is not None else [])
+                for r in accounts}
 
 
 def _day(value: Any) -> date:

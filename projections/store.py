@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from projections.schema import ColumnType, Dialect, Table, from_sqlite
@@ -74,6 +74,10 @@ class ViewTransaction(ABC):
 
     @abstractmethod
     def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples, in the order of the select list: for reads of many rows."""
 
     def fetch_one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self.fetch_all(sql, params)
@@ -204,6 +208,9 @@ class _SQLiteTransaction(ViewTransaction):
         names = [d[0] for d in cur.description or ()]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
+    def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, tuple(params)).fetchall()
+
     def lock_position(self, name: str) -> tuple[int, int] | None:
         # BEGIN IMMEDIATE already holds the database's single write lock.
         row = self.fetch_one(
@@ -296,6 +303,11 @@ class _PostgresTransaction(ViewTransaction):
         with self.conn.cursor() as cur:
             cur.execute(_pg(sql), tuple(params))
             return list(cur.fetchall())
+
+    def fetch_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(_pg(sql), tuple(params))
+            return cur.fetchall()
 
     def lock_position(self, name: str) -> tuple[int, int] | None:
         # Serialises runners of the same projection in other processes.

@@ -118,8 +118,7 @@ def test_dashboard_first_render(backend: str, make_settings: Callable[..., Setti
         if os.environ.get("CARELOG_BENCH_DASHBOARD") != "big":
             DemoGenerator(runtime.desk, accounts=ACCOUNTS, months=3, seed=3,
                           until=START.date()).run()
-        for runner in runtime.runners:
-            runner.catch_up()
+        runtime.catch_up()
         head = int(runtime.desk.recorder.max_notification_id() or 0)
         _measure(backend, log_label(head), runtime)
     finally:

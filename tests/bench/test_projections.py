@@ -2,7 +2,8 @@
 
 Two logs: a fresh one of CARELOG_BENCH_CATCHUP_EVENTS (default 100k) events, where the
 ProjectorPool's concurrent catch-up (as `carelog serve` runs it) is measured too, and the big
-log of the query benchmark (default 1M events), rebuilt view by view as `carelog rebuild` does.
+log of the query benchmark (default 1M events), rebuilt view by view, then all views in step as
+`carelog rebuild` does.
 """
 
 from __future__ import annotations
@@ -37,6 +38,18 @@ def rebuild_each(backend: str, runtime: Runtime, label: str) -> None:
     figure(backend, f"{label}: catch-up all {len(runtime.runners)} views, one after another",
            head / total, "events/s")
     figure(backend, f"{label}: catch-up all views, total time", total, "s")
+
+    # All at once, in step, as `carelog rebuild` and `carelog serve` do: one read and one
+    # decoding of each page for every view.
+    for runner in runtime.runners:
+        runner.reset()
+    started = time.perf_counter()
+    runtime.catch_up()
+    seconds = time.perf_counter() - started
+    assert all(runner.position == head for runner in runtime.runners)
+    figure(backend, f"{label}: rebuild all views in step (Runtime.catch_up)", head / seconds,
+           "events/s")
+    figure(backend, f"{label}: rebuild all views in step, total time", seconds, "s")
 
 
 @pytest.mark.timeout(900)
