@@ -299,6 +299,10 @@ class AccountHealthProjection(Projection):
     def committed(self, position: int) -> None:
         self._committed_at = position
 
+    def passed(self, after: int, position: int) -> None:
+        if self._committed_at == after:
+            self._committed_at = position
+
     def abandoned(self) -> None:
         self._committed_at = None
 

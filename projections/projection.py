@@ -69,6 +69,10 @@ class Projection:
     def committed(self, position: int) -> None:
         """The page ending at `position` is durable."""
 
+    def passed(self, after: int, position: int) -> None:
+        """The log from `after` to `position` holds none of the projection's topics: memory
+        that matched the view at `after` matches it at `position` too."""
+
     def abandoned(self) -> None:
         """The page was rolled back: memory kept between pages may be ahead of the view."""
 

@@ -8,6 +8,7 @@ of it, and another runner of the same projection finds the position moved and sk
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -85,6 +86,14 @@ class ProjectionRunner:
         self._dead_letter_at: int | None = None
         self.position = 0
         self.last_error: str | None = None
+        self.skip_idle_pages = False
+        """Pass over pages without one of the projection's topics without a transaction of
+        their own: the position moves in memory, and `unsaved` tells what to store (the
+        `ProjectorPool` stores every view's at once). Only while someone stores them."""
+        self._skipped_from: int | None = None
+        """The stored position the in-memory one moved on from over skipped pages alone."""
+        self._moving = threading.Lock()
+        self._stale = False
 
     @property
     def name(self) -> str:
@@ -95,17 +104,20 @@ class ProjectionRunner:
         self.store.ensure(self.projection.tables)
         with self.store.transaction() as tx:
             stored = tx.lock_position(self.name)
+            if stored is None:  # a position to move on from, even before a page is folded
+                tx.set_position(self.name, 0, self.projection.version)
         if stored is not None and stored[1] != self.projection.version:
             log.warning("projection %s is at version %s, code is %s: rebuilding",
                         self.name, stored[1], self.projection.version)
             self.reset()
         else:
             self.position = stored[0] if stored else 0
+            self._skipped_from = None
         dead = [d.notification_id for d in self.store.dead_letters() if d.name == self.name]
         self._dead_letter_at = min(dead, default=None)
 
     def reset(self) -> None:
-        """Empty the view and forget its position, in one transaction."""
+        """Empty the view and set its position back to 0, in one transaction."""
         with self.store.transaction() as tx:
             tx.lock_position(self.name)
             for table in self.projection.tables:
@@ -113,18 +125,51 @@ class ProjectionRunner:
             for table in self.projection.tables:
                 for stmt in table.create_statements(tx.dialect):
                     tx.execute(stmt)
-            tx.execute("DELETE FROM projection_positions WHERE name = ?", (self.name,))
+            tx.set_position(self.name, 0, self.projection.version)
             tx.execute("DELETE FROM dead_letters WHERE name = ?", (self.name,))
             tx.bump_version(self.name)
         self.position = 0
+        self._skipped_from = None
         self._dead_letter_at = None
 
     def run_page(self) -> int:
         """Fold the next page of the log; returns how many notifications it folded."""
         page = self.events.notifications(self.position, self.page_size)
+        if self._stale:  # the position we skipped from was moved by someone else (a rebuild)
+            self._stale = False
+            return self.apply(page, follows=self.position)
         if not page:
             return 0
+        topics = self.projection.topics
+        if (self.skip_idle_pages and self._dead_letter_at is None
+                and not any(n.topic in topics for n in page)):
+            after = self.position
+            with self._moving:
+                if self._skipped_from is None:
+                    self._skipped_from = after
+                self.position = page[-1].id
+            self.projection.passed(after, self.position)
+            return len(page)
         return self.apply(page, follows=self.position)
+
+    def unsaved(self) -> tuple[str, int, int, int] | None:
+        """(name, stored position, position, version) when pages were skipped since the
+        position was last stored; None when the store has it."""
+        with self._moving:
+            if self._skipped_from is None:
+                return None
+            return self.name, self._skipped_from, self.position, self.projection.version
+
+    def saved(self, stored: int, position: int) -> None:
+        """The store moved this view's position from `stored` to `position`."""
+        with self._moving:
+            if self._skipped_from == stored:
+                self._skipped_from = position if self.position > position else None
+
+    def not_saved(self) -> None:
+        """The store's position is no longer where the skipped pages began (a rebuild moved
+        it): the next page is folded in a transaction, from wherever the store says."""
+        self._stale = True
 
     def apply(self, page: Sequence[Notification], follows: int) -> int:
         """Fold `page`, which directly follows log position `follows`, in one transaction.
@@ -142,6 +187,9 @@ class ProjectionRunner:
             with self.store.transaction() as tx:
                 stored = tx.lock_position(self.name)
                 at = stored[0] if stored else 0
+                skipped_from = self._skipped_from
+                if skipped_from is not None and at == skipped_from and at < follows:
+                    at = follows  # what lies between holds none of the projection's topics
                 if at < follows:
                     page = [*self._between(at, follows), *page]
                 fresh = [n for n in page if n.id > at]
@@ -170,7 +218,9 @@ class ProjectionRunner:
             if before:
                 self.apply(before, follows=at)
             raise
-        self.position = fresh[-1].id if fresh else at
+        with self._moving:
+            self.position = fresh[-1].id if fresh else at
+            self._skipped_from = None
         self.projection.committed(self.position)
         if self._dead_letter_at is not None and self.position >= self._dead_letter_at:
             # Folded past it (the fix is deployed): the dead letter is history now.

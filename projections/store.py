@@ -154,6 +154,20 @@ class ViewStore(ABC):
             rows = tx.fetch_all("SELECT name, version FROM view_versions")
         return {r["name"]: str(r["version"]) for r in rows}
 
+    def advance_positions(self, moves: Sequence[tuple[str, int, int, int]]) -> set[str]:
+        """Move each (name, from, to, version) view's position from `from` to `to`, in one
+        transaction, where it is still at `from` and of that version; returns the names moved.
+        A position that moved meanwhile, or was removed (a rebuild starting over), stays."""
+        moved: set[str] = set()
+        with self.transaction() as tx:
+            for name, stored, position, version in moves:
+                if tx.fetch_tuples(
+                        "UPDATE projection_positions SET notification_id = ? WHERE name = ? "
+                        "AND notification_id = ? AND version = ? RETURNING name",
+                        (position, name, stored, version)):
+                    moved.add(name)
+        return moved
+
     def set_position(self, name: str, notification_id: int, version: int = 1) -> None:
         """Record a position outside any view transaction (the relay's, for instance)."""
         self.ensure()

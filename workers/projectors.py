@@ -36,6 +36,7 @@ class ProjectorPool:
         self.max_fold_attempts = max_fold_attempts
         self._stop = threading.Event()
         self._wake = [threading.Event() for _ in self.runners]
+        self._positions_wake = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def prepare(self) -> None:
@@ -43,7 +44,12 @@ class ProjectorPool:
             runner.prepare()
 
     def start(self) -> None:
+        keeper = threading.Thread(target=self._keep_positions, name="projector-positions",
+                                  daemon=True)
+        keeper.start()
+        self._threads.append(keeper)
         for runner, wake in zip(self.runners, self._wake, strict=True):
+            runner.skip_idle_pages = True
             thread = threading.Thread(target=self._follow, args=(runner, wake),
                                       name=f"projector-{runner.name}", daemon=True)
             thread.start()
@@ -56,9 +62,38 @@ class ProjectorPool:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self.nudge()
+        self._positions_wake.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        for runner in self.runners:
+            runner.skip_idle_pages = False
+        self._save_positions()  # what the last pages skipped
+
+    def _keep_positions(self) -> None:
+        """Store the positions of views that passed over pages without their topics: all in
+        one transaction, where each view's own would otherwise be a transaction per page."""
+        while not self._stop.is_set():
+            self._positions_wake.wait(self.poll_interval)
+            self._positions_wake.clear()
+            self._save_positions()
+
+    def _save_positions(self) -> None:
+        moves = [(runner, move) for runner in self.runners
+                 if (move := runner.unsaved()) is not None]
+        if not moves:
+            return
+        try:
+            moved = moves[0][0].store.advance_positions([move for _, move in moves])
+        except Exception:  # an outage: the next round tries again
+            log.exception("could not store the projections' positions; retrying")
+            return
+        for runner, (name, stored, position, _) in moves:
+            if name in moved:
+                runner.saved(stored, position)
+            else:
+                runner.not_saved()
+                self._wake[self.runners.index(runner)].set()
 
     def status(self) -> list[ProjectorStatus]:
         alive = {t.name for t in self._threads if t.is_alive()}
@@ -93,6 +128,8 @@ class ProjectorPool:
             attempts = 0
             runner.last_error = None
             backoff = self.poll_interval
+            if runner.unsaved() is not None:
+                self._positions_wake.set()
             if folded == 0:
                 wake.wait(self.poll_interval)
                 wake.clear()
