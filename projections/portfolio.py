@@ -138,25 +138,26 @@ class PortfolioView:
             if through is None:
                 return []
             since = date.fromisoformat(through["value"]) - timedelta(days=days - 1)
+            # Unordered: sorting 18,000 rows by text costs PostgreSQL more than the read.
             rows = tx.fetch_tuples(
                 "SELECT account_id, day, confirmed_band FROM health_closes WHERE day >= ? "
-                f"AND account_id IN ({', '.join('?' * len(ids))}) ORDER BY account_id, day",
-                [since.isoformat(), *ids])
+                f"AND account_id IN ({', '.join('?' * len(ids))})", [since.isoformat(), *ids])
+        closes: dict[str, list[tuple[str, str | None]]] = defaultdict(list)
+        for account_id, day, band in rows:
+            closes[account_id].append((day, band))
         timelines = {t.account_id: t for t in self._timelines(ids)}
         totals: dict[tuple[str, str], list[Any]] = {}
-        account = None
-        steps: tuple[tuple[date, Decimal], ...] = ()
-        step = 0
-        for account_id, day, band in rows:
-            if account_id != account:  # each account's closes come in day order
-                account, steps, step = account_id, timelines[account_id].steps, 0
-            on = date.fromisoformat(day)
-            while step < len(steps) and steps[step][0] <= on:
-                step += 1
-            total = totals.setdefault((day, band or "grey"), [0, Decimal(0)])
-            total[0] += 1
-            if step:
-                total[1] += steps[step - 1][1]
+        for account_id, days in closes.items():
+            days.sort()
+            steps, step = timelines[account_id].steps, 0
+            for day, band in days:  # in day order: ARR steps are passed once
+                on = date.fromisoformat(day)
+                while step < len(steps) and steps[step][0] <= on:
+                    step += 1
+                total = totals.setdefault((day, band or "grey"), [0, Decimal(0)])
+                total[0] += 1
+                if step:
+                    total[1] += steps[step - 1][1]
         by_day: dict[date, dict[str, tuple[int, Decimal]]] = defaultdict(dict)
         for (day, band), (count, arr) in totals.items():
             by_day[date.fromisoformat(day)][band] = (count, arr)
