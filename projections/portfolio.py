@@ -147,10 +147,10 @@ class PortfolioView:
             closes[account_id].append((day, band))
         timelines = {t.account_id: t for t in self._timelines(ids)}
         totals: dict[tuple[str, str], list[Any]] = {}
-        for account_id, days in closes.items():
-            days.sort()
+        for account_id, in_order in closes.items():
+            in_order.sort()
             steps, step = timelines[account_id].steps, 0
-            for day, band in days:  # in day order: ARR steps are passed once
+            for day, band in in_order:  # in day order: ARR steps are passed once
                 on = date.fromisoformat(day)
                 while step < len(steps) and steps[step][0] <= on:
                     step += 1
