@@ -200,6 +200,7 @@ class CareDesk(Application[UUID]):
         super().__init__(env=dict(env))
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        super()._notify(recordings)
         for listener in self.on_saved:
             listener()
 

@@ -46,8 +46,6 @@ class SharedLog:
         """The kept run starts right after this position (-1: nothing kept yet)."""
         self._read_to = -1
         """The log was read up to here: nothing more will appear at or before it."""
-        self.reads = 0
-        """How many times the log was read (for tests and figures)."""
         self._writes = 0
         self._found_nothing: tuple[int, float] | None = None
         """(announced writes, monotonic time) when the log last had nothing past `read_to`."""
@@ -61,7 +59,7 @@ class SharedLog:
         with self._lock:
             if not self._base <= after <= self._read_to:
                 if after < self._base:
-                    return self._read(after, limit)  # behind the kept tail: read directly
+                    return self.log.notifications(after, limit)  # behind the kept tail
                 self._restart(after)
             start = bisect_right(self._ids, after)
             found = self._kept[start:start + limit]
@@ -99,10 +97,6 @@ class SharedLog:
                 self._found_nothing = None  # there is more: the next look asks the log
         return head
 
-    def _read(self, after: int, limit: int) -> Sequence[Notification]:
-        self.reads += 1
-        return self.log.notifications(after, limit)
-
     def _restart(self, after: int) -> None:
         self._ids.clear()
         self._kept.clear()
@@ -116,7 +110,7 @@ class SharedLog:
             writes, when = self._found_nothing
             if writes == self._writes and now - when < self.quiet:
                 return
-        page = self._read(self._read_to, limit)
+        page = self.log.notifications(self._read_to, limit)
         if not page:
             self._found_nothing = (self._writes, now)
             return

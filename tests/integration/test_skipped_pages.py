@@ -69,17 +69,17 @@ def test_a_skipped_position_is_not_stored_over_a_rebuild(runtime: Runtime) -> No
     assert move is not None
     assert move[1] == 0
     # Meanwhile another process rebuilds the view and has folded further already.
-    other = runtime.store
-    with other.transaction() as tx:
+    store = runtime.store
+    with store.transaction() as tx:
         tx.lock_position("knowledge_base")
         tx.set_position("knowledge_base", 1, knowledge.projection.version)
-    assert other.advance_positions([move]) == set()
+    assert store.advance_positions([move]) == set()
     assert runtime.store.positions()["knowledge_base"] == 1
     # From where it was stored, the same move is made.
-    with other.transaction() as tx:
+    with store.transaction() as tx:
         tx.lock_position("knowledge_base")
         tx.set_position("knowledge_base", 0, knowledge.projection.version)
-    assert other.advance_positions([move]) == {"knowledge_base"}
+    assert store.advance_positions([move]) == {"knowledge_base"}
     knowledge.saved(move[1], move[2])
     assert knowledge.unsaved() is None
 
